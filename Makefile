@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache/wheels
+PYTRITON := nvidia-pytriton==0.7.0
+ORACLE := rapidocr_paddle==1.3.28
+INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.test-installed
+FONT := .cache/fonts/ipaexg.ttf
+
+.PHONY: install models serve test unit clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.lock backends/paddle_python/pyproject.toml clients/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(PYTRITON)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--no-build-isolation -e backends/paddle_python -e clients
+	touch $@
+
+# Real PP-OCR weights into model_repository/ (sha256-checked; fetched once).
+models: $(INSTALLED)
+	$(BIN)/ocr-prepare-models --model-repository model_repository --cache-dir $(CACHE)
+
+# Test-only: the independent oracle (no dependencies of its own) and a font with CJK glyphs.
+$(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+		--only-binary=:all: --dest $(CACHE) $(ORACLE)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		$(CACHE)/rapidocr_paddle-1.3.28-py3-none-any.whl
+	$(BIN)/python tests/support/fetch_font.py --cache-dir $(CACHE) --out $(FONT)
+	touch $@
+
+serve: install models
+	$(BIN)/ocr-server --model-repository model_repository $(SERVE_ARGS)
+
+test: install models $(TEST_INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

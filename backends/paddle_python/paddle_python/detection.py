@@ -1,0 +1,189 @@
+"""Text detection around the DB (Differentiable Binarization) model.
+
+Pre-processing resizes the image so its sides are multiples of 32 within a side limit,
+normalises it, and pads it into a fixed *bucket* shape: Paddle with oneDNN keeps memory for
+every distinct input shape, so a handful of buckets keeps memory bounded and lets images of
+similar size share one batch. Post-processing turns the probability map into boxes:
+binarize, find contours, score each box on the map, expand it (unclip), scale it back to
+the original image, and sort lines top to bottom, then left to right.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pyclipper
+
+# ImageNet statistics the detection model was trained with (applied to BGR channels as-is).
+_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_STRIDE = 32  # the network downsamples by 32, so inputs must be multiples of it
+_MIN_BOX_SIDE = 3  # boxes thinner than this (in map pixels) are noise
+_SAME_LINE_PX = 10  # boxes whose tops differ by less than this read as one line
+
+
+@dataclass(frozen=True)
+class DetResize:
+    """How an image is sized for the detector (``ocr_preprocess`` parameters)."""
+
+    det_limit_side_len: int = 960
+    det_limit_type: str = "max"  # "max": longest side <= limit; "min": shortest side >= limit
+    det_bucket_sides: tuple[int, ...] = (320, 480, 640, 800, 960)
+
+
+@dataclass(frozen=True)
+class DbOptions:
+    """DB post-processing thresholds (``ocr_postprocess`` parameters)."""
+
+    det_thresh: float = 0.3
+    det_box_thresh: float = 0.6
+    det_unclip_ratio: float = 1.5
+    det_max_candidates: int = 1000
+    det_use_dilation: bool = False
+
+
+def resized_shape(height: int, width: int, opts: DetResize) -> tuple[int, int]:
+    """The size the detector sees the image at, before bucket padding."""
+    if opts.det_limit_type == "max":
+        longest = max(height, width)
+        ratio = opts.det_limit_side_len / longest if longest > opts.det_limit_side_len else 1.0
+    elif opts.det_limit_type == "min":
+        shortest = min(height, width)
+        ratio = opts.det_limit_side_len / shortest if shortest < opts.det_limit_side_len else 1.0
+    else:
+        raise ValueError(f"det_limit_type must be 'max' or 'min', not {opts.det_limit_type!r}")
+    new_h = max(_STRIDE, round(int(height * ratio) / _STRIDE) * _STRIDE)
+    new_w = max(_STRIDE, round(int(width * ratio) / _STRIDE) * _STRIDE)
+    return new_h, new_w
+
+
+def bucket_side(side: int, buckets: tuple[int, ...]) -> int:
+    """The smallest bucket that holds ``side``; past the largest, the next multiple of 32."""
+    for bucket in sorted(buckets):
+        if side <= bucket:
+            return bucket
+    return math.ceil(side / _STRIDE) * _STRIDE
+
+
+def preprocess(image: np.ndarray, opts: DetResize) -> tuple[np.ndarray, np.ndarray]:
+    """BGR image -> (``3 x H x W`` float32 padded input, int32 ``[src_h, src_w, h, w]``)."""
+    src_h, src_w = image.shape[:2]
+    new_h, new_w = resized_shape(src_h, src_w, opts)
+    resized = cv2.resize(image, (new_w, new_h))
+    normalized = (resized.astype(np.float32) * (1.0 / 255.0) - _MEAN) / _STD
+    pad_h = bucket_side(new_h, opts.det_bucket_sides)
+    pad_w = bucket_side(new_w, opts.det_bucket_sides)
+    tensor = np.zeros((3, pad_h, pad_w), dtype=np.float32)
+    tensor[:, :new_h, :new_w] = normalized.transpose(2, 0, 1)
+    return tensor, np.array([src_h, src_w, new_h, new_w], dtype=np.int32)
+
+
+def min_area_box(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """The minimum-area rectangle around ``points``, corners clockwise from top-left."""
+    rect = cv2.minAreaRect(points.reshape(-1, 1, 2).astype(np.float32))
+    corners = cv2.boxPoints(rect)
+    return order_clockwise(corners), float(min(rect[1]))
+
+
+def order_clockwise(corners: np.ndarray) -> np.ndarray:
+    """Four corners ordered top-left, top-right, bottom-right, bottom-left."""
+    by_x = corners[np.argsort(corners[:, 0], kind="stable")]
+    left = by_x[:2][np.argsort(by_x[:2, 1], kind="stable")]
+    right = by_x[2:][np.argsort(by_x[2:, 1], kind="stable")]
+    return np.array([left[0], right[0], right[1], left[1]], dtype=np.float32)
+
+
+def box_score(prob: np.ndarray, box: np.ndarray) -> float:
+    """Mean probability inside the box: how confident the map is that this is text."""
+    height, width = prob.shape
+    x0 = int(np.clip(np.floor(box[:, 0].min()), 0, width - 1))
+    x1 = int(np.clip(np.ceil(box[:, 0].max()), 0, width - 1))
+    y0 = int(np.clip(np.floor(box[:, 1].min()), 0, height - 1))
+    y1 = int(np.clip(np.ceil(box[:, 1].max()), 0, height - 1))
+    mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), dtype=np.uint8)
+    shifted = (box - np.array([x0, y0], dtype=np.float32)).astype(np.int32)
+    cv2.fillPoly(mask, shifted.reshape(1, -1, 2), 1)
+    return float(cv2.mean(prob[y0 : y1 + 1, x0 : x1 + 1], mask)[0])
+
+
+def unclip(box: np.ndarray, ratio: float) -> np.ndarray:
+    """Grow the shrunk text kernel back to the text's extent (offset = area * ratio / perimeter)."""
+    distance = cv2.contourArea(box) * ratio / cv2.arcLength(box, True)
+    offset = pyclipper.PyclipperOffset()
+    offset.AddPath(box.tolist(), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
+    paths = offset.Execute(distance)
+    if not paths:
+        return np.zeros((0, 2), dtype=np.float32)
+    return np.array(paths[0], dtype=np.float32)
+
+
+def db_boxes(
+    prob: np.ndarray, det_shape: np.ndarray, opts: DbOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probability map (padded bucket) -> boxes ``n x 4 x 2`` in source pixels, and their scores."""
+    src_h, src_w, new_h, new_w = (int(v) for v in det_shape)
+    prob = np.ascontiguousarray(prob.reshape(prob.shape[-2:])[:new_h, :new_w], dtype=np.float32)
+    bitmap = (prob > opts.det_thresh).astype(np.uint8)
+    if opts.det_use_dilation:
+        bitmap = cv2.dilate(bitmap, np.ones((2, 2), dtype=np.uint8))
+    contours, _ = cv2.findContours(bitmap * 255, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    scale = np.array([src_w / new_w, src_h / new_h], dtype=np.float32)
+    boxes, scores = [], []
+    for contour in contours[: opts.det_max_candidates]:
+        box, short_side = min_area_box(contour)
+        if short_side < _MIN_BOX_SIDE:
+            continue
+        score = box_score(prob, box)
+        if score < opts.det_box_thresh:
+            continue
+        grown = unclip(box, opts.det_unclip_ratio)
+        if len(grown) < 3:
+            continue
+        box, short_side = min_area_box(grown)
+        if short_side < _MIN_BOX_SIDE + 2:
+            continue
+        box = np.round(box * scale)
+        box[:, 0] = np.clip(box[:, 0], 0, src_w - 1)
+        box[:, 1] = np.clip(box[:, 1], 0, src_h - 1)
+        box = order_clockwise(box)
+        if min(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[0] - box[3])) <= _MIN_BOX_SIDE:
+            continue
+        boxes.append(box)
+        scores.append(score)
+    if not boxes:
+        return np.zeros((0, 4, 2), dtype=np.float32), np.zeros((0,), dtype=np.float32)
+    order = reading_order(np.stack(boxes))
+    return np.stack(boxes)[order], np.array(scores, dtype=np.float32)[order]
+
+
+def reading_order(boxes: np.ndarray) -> list[int]:
+    """Indices of boxes sorted top to bottom, then left to right within a line."""
+    order = sorted(range(len(boxes)), key=lambda i: (boxes[i][0][1], boxes[i][0][0]))
+    # One insertion pass: a box on the same line (tops within a few pixels) but further left
+    # moves ahead of its neighbour.
+    for i in range(len(order) - 1):
+        for j in range(i, -1, -1):
+            upper, lower = boxes[order[j]][0], boxes[order[j + 1]][0]
+            if abs(lower[1] - upper[1]) < _SAME_LINE_PX and lower[0] < upper[0]:
+                order[j], order[j + 1] = order[j + 1], order[j]
+            else:
+                break
+    return order
+
+
+def crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Perspective-crop one box out of the image; tall crops are turned to read left to right."""
+    width = int(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3])))
+    height = int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
+    width, height = max(width, 1), max(height, 1)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(box.astype(np.float32), target)
+    patch = cv2.warpPerspective(
+        image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
+    )
+    if patch.shape[0] >= 1.5 * patch.shape[1]:
+        patch = np.rot90(patch)
+    return np.ascontiguousarray(patch)

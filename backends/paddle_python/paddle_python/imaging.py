@@ -1,0 +1,78 @@
+"""Decoding an encoded image file into the 8-bit BGR array every later stage expects.
+
+Pillow reads the header before any pixel is decoded, so size limits are enforced before
+memory is committed; EXIF orientation is applied, transparency is flattened onto white,
+and grayscale, palette, CMYK and 16-bit images become 8-bit BGR (the channel order the
+PP-OCR models were trained on).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import InputError
+
+# Pillow's own decompression-bomb guard is replaced by ``ImageLimits.max_image_pixels``,
+# checked on the header before any pixel is decoded, with a message naming the limit.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an input image may be; larger inputs are refused before decoding."""
+
+    max_image_bytes: int = 32 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+
+
+def decode_image(data: bytes | np.ndarray, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+    """Decode one encoded image file into a contiguous ``H x W x 3`` uint8 BGR array."""
+    data = bytes(memoryview(data)) if isinstance(data, np.ndarray) else data
+    if len(data) == 0:
+        raise InputError("image is empty (0 bytes)")
+    if len(data) > limits.max_image_bytes:
+        raise InputError(
+            f"image is {len(data)} bytes, more than max_image_bytes={limits.max_image_bytes}"
+        )
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Exception:
+        raise InputError(
+            f"cannot decode image ({len(data)} bytes): not a JPEG, PNG, BMP, WebP, TIFF or "
+            "other known image format"
+        ) from None
+    width, height = image.size
+    if width * height > limits.max_image_pixels:
+        raise InputError(
+            f"image is {width}x{height} pixels, more than max_image_pixels={limits.max_image_pixels}"
+        )
+    try:
+        image.load()
+        return to_bgr(ImageOps.exif_transpose(image))
+    except Exception as exc:  # Pillow raises many types for corrupt data.
+        raise InputError(f"cannot decode image ({len(data)} bytes): {exc}") from None
+
+
+def to_bgr(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode to 8-bit BGR; alpha is composited onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        pixels = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if pixels.max(initial=0) > 255 else 255.0
+        gray = np.clip(pixels * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if image.mode == "F":
+        gray = np.clip(np.asarray(image, dtype=np.float64), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    rgb = np.asarray(image.convert("RGB"))
+    return np.ascontiguousarray(rgb[:, :, ::-1])

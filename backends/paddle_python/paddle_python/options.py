@@ -1,0 +1,80 @@
+"""Typed options read from a model's ``config.pbtxt`` ``parameters``: the one place they are parsed.
+
+Each stage declares its settings as a frozen dataclass whose defaults are the documented
+defaults. ``read_options`` fills them from a model config (the JSON dict Triton hands to
+``initialize``, or ``load_model_config`` for in-process use) and refuses unknown keys, so a
+typo in ``config.pbtxt`` fails the model load instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parameters(model_config: Mapping[str, Any]) -> dict[str, str]:
+    """The ``parameters`` of a model config as plain ``{key: string_value}``."""
+    raw = model_config.get("parameters") or {}
+    return {key: str(value.get("string_value", "")) for key, value in raw.items()}
+
+
+def _convert(key: str, text: str, kind: Any) -> Any:
+    text = text.strip()
+    try:
+        if kind is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise ValueError("expected true or false")
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if kind is str:
+            return text
+        if typing.get_origin(kind) is tuple:
+            (item,) = {arg for arg in typing.get_args(kind) if arg is not Ellipsis}
+            return tuple(_convert(key, part, item) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"parameter {key!r}: cannot read {text!r} as {kind}: {exc}") from None
+    raise TypeError(f"parameter {key!r}: unsupported option type {kind}")
+
+
+def from_parameters(cls: type[T], params: Mapping[str, str]) -> T:
+    """Build ``cls`` from the keys of ``params`` that name its fields; others keep defaults."""
+    hints = typing.get_type_hints(cls)
+    values = {
+        field.name: _convert(field.name, params[field.name], hints[field.name])
+        for field in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if field.name in params
+    }
+    return cls(**values)
+
+
+def read_options(model_config: Mapping[str, Any], *classes: type) -> tuple:
+    """One instance of each class from the config's parameters; unknown keys are an error."""
+    params = parameters(model_config)
+    known = {field.name for cls in classes for field in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        name = model_config.get("name", "model")
+        raise ValueError(f"{name}: unknown parameters {unknown}; known: {sorted(known)}")
+    return tuple(from_parameters(cls, params) for cls in classes)
+
+
+def load_model_config(model_dir: str | Path) -> dict[str, Any]:
+    """Parse ``model_dir/config.pbtxt`` into the same dict shape Triton gives ``initialize``."""
+    from google.protobuf import json_format, text_format
+    from tritonclient.grpc import model_config_pb2
+
+    text = (Path(model_dir) / "config.pbtxt").read_text()
+    message = text_format.Parse(text, model_config_pb2.ModelConfig())
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)

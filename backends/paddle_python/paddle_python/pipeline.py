@@ -1,0 +1,145 @@
+"""The OCR stages in order, written once for both the served and the in-process pipeline.
+
+``read_text`` runs everything after detection: DB boxes, crops, direction classification and
+recognition. It takes the classifier and recognizer as async callables, so the served
+``ocr_postprocess`` model passes BLS calls to ``text_cls`` / ``text_rec`` and ``OcrPipeline``
+passes local predictors; both then produce the same result for the same image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import numpy as np
+
+from . import classification, detection, recognition
+from .batching import group_by_shape, run_batched
+from .classification import ClsOptions
+from .detection import DbOptions, DetResize
+from .imaging import ImageLimits, decode_image
+from .options import load_model_config, read_options
+from .predictor import Device, Predictor, PredictorOptions
+from .recognition import CtcOptions, RecOptions
+
+# batch (k x 3 x 48 x 192) -> (angles, scores)
+Classify = Callable[[np.ndarray], Awaitable[tuple[np.ndarray, np.ndarray]]]
+# batch (k x 3 x 48 x W) -> (texts, scores)
+Recognize = Callable[[np.ndarray], Awaitable[tuple[list[str], np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class BlsOptions:
+    """How the served post-processing reaches the classifier and recognizer."""
+
+    cls_model: str = "text_cls"
+    rec_model: str = "text_rec"
+    bls_max_batch: int = 8  # crops per BLS request: at most the callee's max_batch_size
+
+
+@dataclass
+class OcrResult:
+    """Lines in reading order: texts, recognition scores, boxes ``n x 4 x 2`` in pixels."""
+
+    texts: list[str] = field(default_factory=list)
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))
+
+
+async def read_text(
+    image: np.ndarray,
+    prob: np.ndarray,
+    det_shape: np.ndarray,
+    db: DbOptions,
+    cls: ClsOptions,
+    rec: RecOptions,
+    classify: Classify,
+    recognize: Recognize,
+) -> OcrResult:
+    """Detection map of ``image`` -> the text lines it holds."""
+    boxes, _ = detection.db_boxes(prob, det_shape, db)
+    if len(boxes) == 0:
+        return OcrResult()
+    crops = [detection.crop(image, box) for box in boxes]
+    if cls.use_angle_cls:
+        angles, angle_scores = await classify(np.stack([classification.preprocess(c) for c in crops]))
+        crops = classification.upright(crops, angles, angle_scores, cls)
+    tensors = [recognition.preprocess(c, rec)[None] for c in crops]
+    groups = list(group_by_shape(tensors).values())
+    results = await asyncio.gather(
+        *(recognize(np.concatenate([tensors[i] for i in members])) for members in groups)
+    )
+    texts = [""] * len(crops)
+    scores = np.zeros(len(crops), dtype=np.float32)
+    for members, (group_texts, group_scores) in zip(groups, results):
+        for i, text, score in zip(members, group_texts, group_scores):
+            texts[i], scores[i] = text, score
+    keep = [i for i in range(len(crops)) if scores[i] >= rec.min_score and texts[i]]
+    return OcrResult([texts[i] for i in keep], scores[keep], boxes[keep].astype(np.float32))
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every stage's options, read from a model repository's ``config.pbtxt`` files."""
+
+    limits: ImageLimits
+    resize: DetResize
+    db: DbOptions
+    cls: ClsOptions
+    rec: RecOptions
+    ctc: CtcOptions
+    det_predictor: PredictorOptions
+    cls_predictor: PredictorOptions
+    rec_predictor: PredictorOptions
+
+    @classmethod
+    def from_repository(cls, repository: str | Path) -> "PipelineConfig":
+        repo = Path(repository)
+        limits, resize = read_options(load_model_config(repo / "ocr_preprocess"),
+                                      ImageLimits, DetResize)
+        db, cls_opts, rec, _ = read_options(load_model_config(repo / "ocr_postprocess"),
+                                            DbOptions, ClsOptions, RecOptions, BlsOptions)
+        (det_p,) = read_options(load_model_config(repo / "text_det"), PredictorOptions)
+        (cls_p,) = read_options(load_model_config(repo / "text_cls"), PredictorOptions)
+        rec_p, ctc = read_options(load_model_config(repo / "text_rec"), PredictorOptions,
+                                  CtcOptions)
+        return cls(limits, resize, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
+
+
+class OcrPipeline:
+    """The served pipeline called in-process: same package, same weights, same options."""
+
+    def __init__(self, repository: str | Path, device: Device = Device(),
+                 config: PipelineConfig | None = None):
+        repo = Path(repository)
+        self.config = config or PipelineConfig.from_repository(repo)
+        c = self.config
+        self.det = Predictor(repo / "text_det" / "1", c.det_predictor, device)
+        self.cls = Predictor(repo / "text_cls" / "1", c.cls_predictor, device)
+        self.rec = Predictor(repo / "text_rec" / "1", c.rec_predictor, device)
+        self.decoder = recognition.CtcDecoder(
+            recognition.load_dictionary(repo / "text_rec" / "1" / c.ctc.dictionary)
+        )
+
+    def __call__(self, data: bytes) -> OcrResult:
+        """OCR one encoded image file."""
+        return self.read_image(decode_image(data, self.config.limits))
+
+    def read_image(self, image: np.ndarray) -> OcrResult:
+        """OCR one decoded BGR image."""
+        c = self.config
+        tensor, det_shape = detection.preprocess(image, c.resize)
+        prob = self.det(tensor[None])[0]
+        return asyncio.run(
+            read_text(image, prob, det_shape, c.db, c.cls, c.rec, self._classify, self._recognize)
+        )
+
+    async def _classify(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (probs,) = run_batched([batch], self.cls, self.config.cls_predictor.batch_sizes)
+        return classification.decode(probs)
+
+    async def _recognize(self, batch: np.ndarray) -> tuple[list[str], np.ndarray]:
+        (probs,) = run_batched([batch], self.rec, self.config.rec_predictor.batch_sizes)
+        return self.decoder(probs)

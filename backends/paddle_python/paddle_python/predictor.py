@@ -1,0 +1,151 @@
+"""Paddle Inference predictors configured from ``config.pbtxt`` and the Triton instance.
+
+``config_plan`` turns options plus the instance's kind and device into the list of
+``paddle.inference.Config`` calls to make. Keeping that a plain list means the GPU and
+TensorRT paths can be checked on a machine without a GPU, where a CPU build of Paddle
+refuses to enable them.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_FILE = "inference.pdmodel"
+PARAMS_FILE = "inference.pdiparams"
+
+
+@dataclass(frozen=True)
+class PredictorOptions:
+    """Paddle Inference settings; each is a ``config.pbtxt`` parameter of the same name."""
+
+    cpu_threads: int = 2
+    enable_onednn: bool = True
+    onednn_cache_capacity: int = 0  # 0: Paddle's default (no limit)
+    ir_optim: bool = True
+    memory_optim: bool = True
+    gpu_memory_mb: int = 500  # initial GPU memory pool
+    use_tensorrt: bool = False
+    trt_precision: str = "fp16"  # fp32, fp16 or int8
+    trt_workspace_mb: int = 1024
+    trt_min_subgraph_size: int = 3
+    trt_use_static: bool = False  # serialise engines into trt_cache_dir and reuse them
+    trt_cache_dir: str = ""
+    trt_min_shape: tuple[int, ...] = ()  # dynamic-shape ranges of the single input, e.g. 1,3,32,32
+    trt_opt_shape: tuple[int, ...] = ()
+    trt_max_shape: tuple[int, ...] = ()
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8)  # batch sizes the predictor is run with
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where a Triton model instance runs: ``kind`` is ``"CPU"`` or ``"GPU"``."""
+
+    kind: str = "CPU"
+    device_id: int = 0
+
+
+_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def config_plan(options: PredictorOptions, device: Device, input_name: str = "x"
+                ) -> list[tuple[str, tuple[Any, ...]]]:
+    """The ``paddle.inference.Config`` method calls for these options on this device."""
+    plan: list[tuple[str, tuple[Any, ...]]] = []
+    if device.kind == "GPU":
+        plan.append(("enable_use_gpu", (options.gpu_memory_mb, device.device_id)))
+        if options.use_tensorrt:
+            if options.trt_precision not in _PRECISIONS:
+                raise ValueError(f"trt_precision must be one of {_PRECISIONS}")
+            plan.append((
+                "enable_tensorrt_engine",
+                (options.trt_workspace_mb << 20, max(options.batch_sizes, default=1),
+                 options.trt_min_subgraph_size, options.trt_precision,
+                 options.trt_use_static, options.trt_precision == "int8"),
+            ))
+            if options.trt_min_shape:
+                plan.append((
+                    "set_trt_dynamic_shape_info",
+                    ({input_name: list(options.trt_min_shape)},
+                     {input_name: list(options.trt_max_shape)},
+                     {input_name: list(options.trt_opt_shape or options.trt_max_shape)}),
+                ))
+            if options.trt_cache_dir:
+                plan.append(("set_optim_cache_dir", (options.trt_cache_dir,)))
+    elif device.kind == "CPU":
+        plan.append(("disable_gpu", ()))
+        plan.append(("set_cpu_math_library_num_threads", (options.cpu_threads,)))
+        if options.enable_onednn:
+            plan.append(("enable_mkldnn", ()))
+            if options.onednn_cache_capacity > 0:
+                plan.append(("set_mkldnn_cache_capacity", (options.onednn_cache_capacity,)))
+    else:
+        raise ValueError(f"unsupported instance kind {device.kind!r}")
+    plan.append(("switch_ir_optim", (options.ir_optim,)))
+    if options.memory_optim:
+        plan.append(("enable_memory_optim", ()))
+    plan.append(("disable_glog_info", ()))
+    return plan
+
+
+def build_config(model_dir: str | Path, options: PredictorOptions, device: Device) -> Any:
+    """A ``paddle.inference.Config`` for the model in ``model_dir``."""
+    from paddle import inference
+
+    model_dir = Path(model_dir)
+    for name in (MODEL_FILE, PARAMS_FILE):
+        if not (model_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{model_dir / name} is missing; run `make models` (ocr-prepare-models)"
+            )
+    config = inference.Config(str(model_dir / MODEL_FILE), str(model_dir / PARAMS_FILE))
+    precision = {
+        "fp32": inference.PrecisionType.Float32,
+        "fp16": inference.PrecisionType.Half,
+        "int8": inference.PrecisionType.Int8,
+    }
+    for method, args in config_plan(options, device):
+        if method == "enable_tensorrt_engine":
+            args = (*args[:3], precision[args[3]], *args[4:])
+        getattr(config, method)(*args)
+    return config
+
+
+class Predictor:
+    """One Paddle predictor over a single-input, single-output model; thread-safe."""
+
+    def __init__(self, model_dir: str | Path, options: PredictorOptions = PredictorOptions(),
+                 device: Device = Device()):
+        from paddle import inference
+
+        self.options = options
+        self._predictor = inference.create_predictor(build_config(model_dir, options, device))
+        (self.input_name,) = self._predictor.get_input_names()[:1]
+        self.output_name = self._predictor.get_output_names()[0]
+        self._input = self._predictor.get_input_handle(self.input_name)
+        self._output = self._predictor.get_output_handle(self.output_name)
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Run one batch (its first dimension is the batch) and return the output."""
+        with self._lock:
+            self._input.reshape(list(batch.shape))
+            self._input.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
+            self._predictor.run()
+            return self._output.copy_to_cpu()
+
+
+def ignore_termination_signals() -> None:
+    """Hand SIGTERM/SIGINT back to Triton after Paddle has been imported.
+
+    Paddle installs handlers that kill the process at once; inside a Python-backend stub that
+    loses in-flight requests when a process group is signalled (Ctrl-C, a container stop).
+    The stub is meant to ignore these and let ``tritonserver`` shut it down in order.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,0 +1,143 @@
+"""Glue between Triton's Python backend and the package, used by the ``model.py`` files.
+
+Only importable inside a Python-backend stub (``triton_python_backend_utils`` exists there
+alone). Everything here is conversion: request tensors to NumPy, NumPy to responses,
+exceptions to per-request errors, and BLS calls as awaitables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping, Sequence
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from .batching import run_batched
+from .errors import InputError
+from .predictor import Device
+
+Outputs = Mapping[str, np.ndarray]
+
+
+def model_config(args: Mapping[str, str]) -> dict[str, Any]:
+    """The model's configuration as Triton completed it."""
+    return json.loads(args["model_config"])
+
+
+def instance_device(args: Mapping[str, str]) -> Device:
+    """Where Triton placed this instance (``KIND_GPU`` or ``KIND_CPU``, or its choice)."""
+    return Device(args["model_instance_kind"], int(args["model_instance_device_id"]))
+
+
+def version_dir(args: Mapping[str, str]) -> Path:
+    """The directory of the model version being loaded (holds the weights)."""
+    return Path(args["model_repository"]) / args["model_version"]
+
+
+def input_array(request: Any, name: str) -> np.ndarray:
+    """A request's input as NumPy; a missing input is the caller's error."""
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    if tensor is None:
+        raise InputError(f"missing input {name!r}")
+    return tensor.as_numpy()
+
+
+def strings(texts: Sequence[str]) -> np.ndarray:
+    """Texts as a Triton ``TYPE_STRING`` array (UTF-8 bytes)."""
+    return np.array([t.encode("utf-8") for t in texts], dtype=np.object_)
+
+
+def response(outputs: Outputs) -> Any:
+    return pb_utils.InferenceResponse(
+        output_tensors=[pb_utils.Tensor(name, value) for name, value in outputs.items()]
+    )
+
+
+def error_response(exc: BaseException, model: str) -> Any:
+    """INVALID_ARG when the input was at fault, INTERNAL (and a logged trace) otherwise."""
+    if isinstance(exc, InputError):
+        return pb_utils.InferenceResponse(
+            error=pb_utils.TritonError(f"{model}: {exc}", pb_utils.TritonError.INVALID_ARG)
+        )
+    pb_utils.Logger.log_error(f"{model}: {traceback.format_exc()}")
+    return pb_utils.InferenceResponse(
+        error=pb_utils.TritonError(f"{model}: internal error: {exc}", pb_utils.TritonError.INTERNAL)
+    )
+
+
+def respond(model: str, request: Any, handle: Callable[[Any], Outputs]) -> Any:
+    """One response for one request: its outputs, or its own error."""
+    try:
+        return response(handle(request))
+    except Exception as exc:
+        return error_response(exc, model)
+
+
+async def respond_async(model: str, request: Any,
+                        handle: Callable[[Any], Awaitable[Outputs]]) -> Any:
+    try:
+        return response(await handle(request))
+    except Exception as exc:
+        return error_response(exc, model)
+
+
+def predictor_responses(
+    model: str,
+    requests: Sequence[Any],
+    input_name: str,
+    predictor: Callable[[np.ndarray], np.ndarray],
+    batch_sizes: Sequence[int],
+    outputs: Callable[[np.ndarray], Outputs],
+) -> list[Any]:
+    """Run every request's input through one predictor in as few runs as shapes allow.
+
+    A request whose input cannot be read fails alone; a failing predictor run fails the
+    requests it held.
+    """
+    results: list[Any] = [None] * len(requests)
+    arrays, owners = [], []
+    for index, request in enumerate(requests):
+        try:
+            arrays.append(input_array(request, input_name))
+            owners.append(index)
+        except Exception as exc:
+            results[index] = error_response(exc, model)
+    try:
+        for index, out in zip(owners, run_batched(arrays, predictor, batch_sizes)):
+            results[index] = respond(model, out, outputs)
+    except Exception as exc:
+        for index in owners:
+            results[index] = error_response(exc, model)
+    return results
+
+
+async def infer(model: str, inputs: Outputs, output_names: Sequence[str],
+                max_batch: int) -> dict[str, np.ndarray]:
+    """BLS: call another model, splitting the batch into requests of at most ``max_batch``."""
+
+    async def one(chunk: Outputs) -> Any:
+        request = pb_utils.InferenceRequest(
+            model_name=model,
+            inputs=[pb_utils.Tensor(name, np.ascontiguousarray(v)) for name, v in chunk.items()],
+            requested_output_names=list(output_names),
+        )
+        reply = await request.async_exec()
+        if reply.has_error():
+            raise RuntimeError(f"{model}: {reply.error().message()}")
+        return reply
+
+    rows = len(next(iter(inputs.values())))
+    starts = range(0, rows, max_batch)
+    replies = await asyncio.gather(
+        *(one({k: v[s : s + max_batch] for k, v in inputs.items()}) for s in starts)
+    )
+    return {
+        name: np.concatenate(
+            [pb_utils.get_output_tensor_by_name(r, name).as_numpy() for r in replies]
+        )
+        for name in output_names
+    }

@@ -1,0 +1,48 @@
+"""ocr_postprocess: DB boxes and crops, then text_cls and text_rec through BLS."""
+
+import asyncio
+
+from paddle_python import triton
+from paddle_python.classification import ClsOptions
+from paddle_python.detection import DbOptions
+from paddle_python.options import read_options
+from paddle_python.pipeline import BlsOptions, read_text
+from paddle_python.recognition import RecOptions
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.name = args["model_name"]
+        self.db, self.cls, self.rec, self.bls = read_options(
+            triton.model_config(args), DbOptions, ClsOptions, RecOptions, BlsOptions
+        )
+
+    async def execute(self, requests):
+        return await asyncio.gather(
+            *(triton.respond_async(self.name, request, self._read) for request in requests)
+        )
+
+    async def _read(self, request):
+        image = triton.input_array(request, "image_bgr")[0]
+        prob = triton.input_array(request, "det_prob")[0]
+        det_shape = triton.input_array(request, "det_shape")[0]
+        result = await read_text(image, prob, det_shape, self.db, self.cls, self.rec,
+                                 self._classify, self._recognize)
+        return {
+            "texts": triton.strings(result.texts)[None],
+            "scores": result.scores[None],
+            "boxes": result.boxes[None],
+        }
+
+    async def _classify(self, batch):
+        out = await triton.infer(self.bls.cls_model, {"x": batch}, ["angle", "score"],
+                                 self.bls.bls_max_batch)
+        return out["angle"].reshape(-1), out["score"].reshape(-1)
+
+    async def _recognize(self, batch):
+        out = await triton.infer(self.bls.rec_model, {"x": batch}, ["text", "score"],
+                                 self.bls.bls_max_batch)
+        return [t.decode("utf-8") for t in out["text"].reshape(-1)], out["score"].reshape(-1)
+
+    def finalize(self):
+        pass

@@ -1,0 +1,28 @@
+"""ocr_preprocess: encoded image bytes -> detector input, its sizing, and the decoded image."""
+
+
+from paddle_python import detection, triton
+from paddle_python.detection import DetResize
+from paddle_python.errors import InputError
+from paddle_python.imaging import ImageLimits, decode_image
+from paddle_python.options import read_options
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.name = args["model_name"]
+        self.limits, self.resize = read_options(triton.model_config(args), ImageLimits, DetResize)
+
+    def execute(self, requests):
+        return [triton.respond(self.name, request, self._preprocess) for request in requests]
+
+    def _preprocess(self, request):
+        data = triton.input_array(request, "image")
+        if data.shape[0] != 1:
+            raise InputError(f"'image' holds {data.shape[0]} images; send one image per request")
+        image = decode_image(data[0], self.limits)
+        tensor, det_shape = detection.preprocess(image, self.resize)
+        return {"det_input": tensor[None], "det_shape": det_shape[None], "image_bgr": image[None]}
+
+    def finalize(self):
+        pass

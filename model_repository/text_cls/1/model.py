@@ -1,0 +1,26 @@
+"""text_cls: the 0/180-degree direction classifier on Paddle Inference."""
+
+from paddle_python import classification, triton
+from paddle_python.options import read_options
+from paddle_python.predictor import Predictor, PredictorOptions, ignore_termination_signals
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.name = args["model_name"]
+        (self.options,) = read_options(triton.model_config(args), PredictorOptions)
+        self.predictor = Predictor(triton.version_dir(args), self.options,
+                                   triton.instance_device(args))
+        ignore_termination_signals()
+
+    def execute(self, requests):
+        return triton.predictor_responses(self.name, requests, "x", self.predictor,
+                                          self.options.batch_sizes, self._outputs)
+
+    @staticmethod
+    def _outputs(probs):
+        angles, scores = classification.decode(probs)
+        return {"angle": angles[:, None], "score": scores[:, None]}
+
+    def finalize(self):
+        self.predictor = None

@@ -1,0 +1,25 @@
+"""text_det: PP-OCRv4 detection on Paddle Inference; returns the text probability map."""
+
+from paddle_python import triton
+from paddle_python.options import read_options
+from paddle_python.predictor import Predictor, PredictorOptions, ignore_termination_signals
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.name = args["model_name"]
+        (self.options,) = read_options(triton.model_config(args), PredictorOptions)
+        self.predictor = Predictor(triton.version_dir(args), self.options,
+                                   triton.instance_device(args))
+        ignore_termination_signals()
+
+    def execute(self, requests):
+        return triton.predictor_responses(self.name, requests, "x", self.predictor,
+                                          self.options.batch_sizes, self._outputs)
+
+    @staticmethod
+    def _outputs(prob):
+        return {"prob": prob}
+
+    def finalize(self):
+        self.predictor = None

@@ -1,0 +1,31 @@
+"""Shared fixtures: paths, and the rendered-text font every image test needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.render import FONT, ROOT
+
+REPOSITORY = ROOT / "model_repository"
+PHOTOS = ROOT.parent / "shared" / "images"
+
+
+@pytest.fixture(scope="session")
+def repository() -> Path:
+    missing = [p for p in REPOSITORY.glob("text_*/1") if not (p / "inference.pdiparams").is_file()]
+    assert not missing, f"weights missing in {missing}: run `make models`"
+    return REPOSITORY
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _font_present() -> None:
+    assert FONT.is_file(), f"{FONT} is missing: `make test` fetches it"
+
+
+@pytest.fixture(scope="session")
+def photos() -> Path:
+    """Real photographs shared by the team (Apache-2.0, see their README)."""
+    assert PHOTOS.is_dir(), f"{PHOTOS} is missing"
+    return PHOTOS

@@ -1,0 +1,226 @@
+"""The served ``ocr`` ensemble through the real server, over HTTP and gRPC."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from paddle_python.pipeline import OcrPipeline
+from tests.support.calls import image_input, ocr
+from tests.support.render import CHINESE, LATIN, blank, render, squash
+
+BIN = Path(sys.executable).parent
+
+
+def test_contract_of_the_ocr_model(http):
+    meta = http.get_model_metadata("ocr")
+    assert [(i["name"], i["datatype"], i["shape"]) for i in meta["inputs"]] == [
+        ("image", "UINT8", [-1, -1])]
+    assert sorted((o["name"], o["datatype"], tuple(o["shape"])) for o in meta["outputs"]) == [
+        ("boxes", "FP32", (-1, -1, 4, 2)), ("scores", "FP32", (-1, -1)),
+        ("texts", "BYTES", (-1, -1))]
+    for model in ("text_det", "text_cls", "text_rec"):
+        config = http.get_model_config(model)
+        assert config["max_batch_size"] > 0 and "dynamic_batching" in config
+        assert config["instance_group"][0]["kind"] == "KIND_CPU"  # Triton's choice: no GPU here
+
+
+@pytest.mark.parametrize("lines", [LATIN, CHINESE], ids=["latin", "chinese"])
+def test_reads_rendered_lines(http, grpc, protocol, lines):
+    client = http if protocol == "http" else grpc
+    served = ocr(client, protocol, render(lines))
+    assert [squash(t) for t in served.texts] == [squash(t) for t in lines]
+    assert served.boxes.shape == (len(lines), 4, 2) and served.scores.shape == (len(lines),)
+    tops = served.boxes[:, 0, 1]
+    assert np.all(np.diff(tops) > 0), "lines come top to bottom"
+
+
+def test_upside_down_line_and_jpeg(http):
+    served = ocr(http, "http", render(LATIN + CHINESE[:1], size=(640, 480), upside_down=(2,),
+                                      fmt="JPEG"))
+    assert [squash(t) for t in served.texts] == [squash(t) for t in LATIN + CHINESE[:1]]
+
+
+def test_no_text_returns_three_empty_outputs(http, grpc, protocol):
+    client = http if protocol == "http" else grpc
+    result = client.infer("ocr", [image_input(protocol, blank())])
+    assert result.as_numpy("texts").shape == (1, 0)
+    assert result.as_numpy("scores").shape == (1, 0)
+    assert result.as_numpy("boxes").shape == (1, 0, 4, 2)
+
+
+@pytest.mark.parametrize("photo,expected", [
+    ("chinese.jpg", ["愚园路", "YuyuanRd"]),
+    ("english.png", ["Reduceyourriskofcoronavirusinfection:", "Organization"]),
+    ("french.jpg", ["Theatre", "duPALAIS-ROYAL"]),
+])
+def test_reads_real_photographs(http, grpc, protocol, photos, photo, expected):
+    client = http if protocol == "http" else grpc
+    served = ocr(client, protocol, (photos / photo).read_bytes())
+    found = {squash(t) for t in served.texts}
+    for text in expected:
+        assert any(text in f for f in found), f"{text!r} not in {sorted(found)}"
+    height, width = cv2.imread(str(photos / photo)).shape[:2]
+    assert served.boxes[..., 0].max() < width and served.boxes[..., 1].max() < height
+
+
+@pytest.fixture(scope="module")
+def in_process(repository):
+    return OcrPipeline(repository)
+
+
+def parity_images(photos):
+    return [render(LATIN), render(CHINESE), render(LATIN, upside_down=(0,)),
+            *(p.read_bytes() for p in sorted(photos.iterdir()) if p.suffix in (".jpg", ".png"))]
+
+
+def test_served_equals_in_process(http, in_process, photos):
+    for data in parity_images(photos):
+        served, local = ocr(http, "http", data), in_process(data)
+        assert served.texts == local.texts
+        assert np.abs(served.boxes - local.boxes).max(initial=0) <= 1.0
+        assert np.allclose(served.scores, local.scores, atol=2e-3)
+
+
+@pytest.fixture(scope="module")
+def oracle(repository):
+    """rapidocr_paddle: an independent PP-OCR implementation, set to the served sizing."""
+    from rapidocr_paddle import RapidOCR
+
+    return RapidOCR(det_limit_side_len=960, det_limit_type="max", det_box_thresh=0.6,
+                    det_unclip_ratio=1.5, det_donot_use_dilation=True)
+
+
+@pytest.mark.parametrize("lines", [LATIN, CHINESE, LATIN[:1] + CHINESE[1:]],
+                         ids=["latin", "chinese", "mixed"])
+def test_agrees_with_an_independent_implementation(http, oracle, lines):
+    data = render(lines)
+    served = ocr(http, "http", data)
+    found, _ = oracle(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    # Spaces aside: the oracle pads each batch of crops to its widest member while the service
+    # pads each crop to its own width bucket, and the gap between words is the first thing
+    # that padding changes. Every character must agree.
+    assert [squash(t) for t in served.texts] == [squash(text) for _, text, _ in found]
+    theirs = np.array([box for box, _, _ in found], dtype=np.float32)
+    assert np.abs(served.boxes - theirs).max() <= 4.0
+
+
+def stats(http, model: str) -> tuple[int, int]:
+    """(requests that succeeded, executions) so far for ``model``."""
+    (entry,) = http.get_inference_statistics(model)["model_stats"]
+    return int(entry["inference_stats"]["success"]["count"]), int(entry["execution_count"])
+
+
+def test_concurrent_requests_are_dynamically_batched(http, grpc):
+    images = [render(LATIN), render(CHINESE)]
+    models = ("ocr_preprocess", "text_det", "text_rec")
+    before = {m: stats(http, m) for m in models}
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: ocr(grpc, "grpc", images[i % 2]), range(32)))
+    for i, served in enumerate(results):
+        assert [squash(t) for t in served.texts] == [squash(t) for t in (LATIN, CHINESE)[i % 2]]
+    for model in models:
+        requests = stats(http, model)[0] - before[model][0]
+        executions = stats(http, model)[1] - before[model][1]
+        assert executions < requests, f"{model}: {executions} executions for {requests} requests"
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"\x00\x01garbage" * 50, "cannot decode"),
+    (b"GIF89a-but-not-really", "cannot decode"),
+], ids=["random-bytes", "fake-gif"])
+def test_bad_image_gets_invalid_arg(http, grpc, protocol, data, message):
+    client = http if protocol == "http" else grpc
+    with pytest.raises(InferenceServerException) as caught:
+        client.infer("ocr", [image_input(protocol, data)])
+    assert message in caught.value.message()
+    assert str(caught.value.status()) in ("400", "StatusCode.INVALID_ARGUMENT")
+
+
+def test_empty_tensor_and_oversized_image_are_refused(http):
+    from tests.unit.test_imaging import png_header_only
+
+    for data, message in ((np.zeros((1, 0), np.uint8), "empty"),
+                          (png_header_only(30000, 30000), "30000x30000 pixels")):
+        with pytest.raises(InferenceServerException, match=message):
+            http.infer("ocr", [image_input("http", data)])
+
+
+def test_two_images_in_one_request_are_refused(http):
+    data = np.frombuffer(blank(), np.uint8)
+    with pytest.raises(InferenceServerException, match="batch"):
+        http.infer("ocr", [image_input("http", np.stack([data, data]))])
+
+
+def test_bad_requests_do_not_harm_good_ones_batched_with_them(http, grpc):
+    good, bad = render(LATIN), b"definitely not an image" * 10
+    before = stats(http, "ocr_preprocess")
+
+    def call(i: int):
+        try:
+            return ocr(grpc, "grpc", bad if i % 3 == 0 else good)
+        except InferenceServerException as exc:
+            return exc
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(call, range(24)))
+    for i, result in enumerate(results):
+        if i % 3 == 0:
+            assert isinstance(result, InferenceServerException) and "cannot decode" in result.message()
+        else:
+            assert [squash(t) for t in result.texts] == [squash(t) for t in LATIN]
+    after = stats(http, "ocr_preprocess")
+    assert after[1] - before[1] < 24, "requests should have shared executions"
+    assert [squash(t) for t in ocr(http, "http", good).texts] == [squash(t) for t in LATIN]
+
+
+CURL = r'''
+N=$(stat -c%s "$IMG")
+HDR="{\"inputs\":[{\"name\":\"image\",\"shape\":[1,$N],\"datatype\":\"UINT8\",\"parameters\":{\"binary_data_size\":$N}}]}"
+{ printf '%s' "$HDR"; cat "$IMG"; } | curl -s --fail-with-body -X POST "http://$URL/v2/models/ocr/infer" \
+  -H "Inference-Header-Content-Length: ${#HDR}" --data-binary @-
+'''
+
+
+def test_curl_with_binary_tensor_data(server, tmp_path):
+    image = tmp_path / "lines.png"
+    image.write_bytes(render(LATIN))
+    done = subprocess.run(["bash", "-c", CURL], capture_output=True, text=True, check=True,
+                          env={"IMG": str(image), "URL": server.http_url, "PATH": "/usr/bin:/bin"})
+    outputs = {o["name"]: o for o in json.loads(done.stdout)["outputs"]}
+    assert [squash(t) for t in outputs["texts"]["data"]] == [squash(t) for t in LATIN]
+    assert outputs["boxes"]["shape"] == [1, 3, 4, 2]
+
+
+def test_ocr_client_command(server, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "latin.png").write_bytes(render(LATIN))
+    (folder / "chinese.jpg").write_bytes(render(CHINESE, fmt="JPEG"))
+    for protocol, url in (("http", server.http_url), ("grpc", server.grpc_url)):
+        done = subprocess.run([str(BIN / "ocr-client"), str(folder / "latin.png"), "--json",
+                               "--protocol", protocol, "--url", url, "--draw", str(tmp_path / "o.png")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        lines = json.loads(done.stdout)["lines"]
+        assert [squash(line["text"]) for line in lines] == [squash(t) for t in LATIN]
+        assert len(lines[0]["box"]) == 4
+        assert cv2.imread(str(tmp_path / "o.png")).shape[1] > 640
+    done = subprocess.run([str(BIN / "ocr-client"), str(folder), "--url", server.http_url,
+                           "--draw", str(tmp_path / "drawn")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "== " in done.stdout and "北京大学" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["chinese.ocr.png", "latin.ocr.png"]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    done = subprocess.run([str(BIN / "ocr-client"), str(bad), "--url", server.http_url],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "cannot decode" in done.stderr

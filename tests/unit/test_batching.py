@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from paddle_python.batching import group_by_shape, run_batched, split_batch
+
+
+@pytest.mark.parametrize("count,sizes,expected", [
+    (7, (1, 2, 4), [4, 2, 1]),
+    (16, (1, 4, 16), [16]),
+    (9, (4,), [4, 4, 1]),  # 1 is always allowed
+    (0, (1, 2), []),
+])
+def test_split_batch(count, sizes, expected):
+    assert split_batch(count, sizes) == expected
+
+
+def test_run_batched_stacks_same_shapes_and_keeps_each_inputs_rows():
+    inputs = [np.full((2, 3), 1.0), np.full((1, 5), 2.0), np.full((3, 3), 3.0), np.zeros((0, 3))]
+    calls = []
+
+    def run(batch):
+        calls.append(batch.shape)
+        return batch.sum(axis=1, keepdims=True)
+
+    out = run_batched(inputs, run, sizes=(1, 2, 4))
+    assert sorted(calls) == sorted([(4, 3), (1, 3), (1, 5)])  # five rows of width 3: 4 + 1
+    assert out[0].tolist() == [[3.0], [3.0]]
+    assert out[1].tolist() == [[10.0]]
+    assert out[2].tolist() == [[9.0]] * 3
+    assert len(out[3]) == 0
+
+
+def test_group_by_shape_skips_empty_inputs():
+    groups = group_by_shape([np.zeros((1, 2)), np.zeros((0, 2)), np.zeros((3, 2)), np.zeros((1, 4))])
+    assert groups == {(2,): [0, 2], (4,): [3]}

@@ -1,0 +1,33 @@
+import io
+import json
+
+from PIL import Image
+
+from ocr_client import Line
+from ocr_client.cli import image_paths, main
+from ocr_client.draw import PANEL_WIDTH, draw_lines
+from tests.support.render import LATIN, render
+from tests.support.server import free_ports
+
+
+def test_unreachable_server_is_a_clear_error_and_exit_2(tmp_path, capsys):
+    image = tmp_path / "a.png"
+    image.write_bytes(render(LATIN))
+    (port,) = free_ports(1)
+    for protocol in ("http", "grpc"):
+        assert main([str(image), "--protocol", protocol, "--url", f"127.0.0.1:{port}"]) == 2
+        assert "cannot reach the OCR server" in capsys.readouterr().err
+
+
+def test_folders_expand_to_their_images(tmp_path):
+    for name in ("b.PNG", "a.jpg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in image_paths([tmp_path])] == ["a.jpg", "b.PNG"]
+
+
+def test_draw_puts_a_text_panel_beside_the_image():
+    lines = [Line("Hello", 0.99, [[10, 10], [100, 10], [100, 40], [10, 40]])]
+    picture = draw_lines(render(LATIN, size=(320, 240)), lines)
+    assert picture.size == (320 + PANEL_WIDTH, 240)
+    assert picture.getpixel((10, 25)) != (255, 255, 255)  # the box outline
+    assert json.loads(json.dumps(lines[0].as_dict()))["text"] == "Hello"

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from paddle_python import detection
+from paddle_python.detection import DbOptions, DetResize
+
+
+@pytest.mark.parametrize("size,limit_type,expected", [
+    ((480, 905), "max", (480, 896)),    # fits: only rounded to multiples of 32
+    ((1000, 2000), "max", (480, 960)),  # longest side scaled down to 960
+    ((10, 10), "max", (32, 32)),        # never below one stride
+    ((200, 400), "min", (960, 1920)),   # shortest side scaled up to the limit
+])
+def test_resized_shape(size, limit_type, expected):
+    opts = DetResize(det_limit_side_len=960, det_limit_type=limit_type)
+    assert detection.resized_shape(*size, opts) == expected
+
+
+def test_bucket_side_takes_the_smallest_bucket_that_fits():
+    buckets = (320, 640, 960)
+    assert [detection.bucket_side(s, buckets) for s in (32, 320, 352, 960, 992)] == [
+        320, 320, 640, 960, 992]
+
+
+def test_preprocess_pads_into_the_bucket_and_reports_sizes():
+    image = np.full((300, 500, 3), 255, dtype=np.uint8)
+    tensor, det_shape = detection.preprocess(image, DetResize(det_bucket_sides=(320, 640)))
+    assert tensor.shape == (3, 320, 640) and tensor.dtype == np.float32
+    assert det_shape.tolist() == [300, 500, 288, 512]
+    assert np.all(tensor[:, 288:, :] == 0) and np.all(tensor[:, :, 512:] == 0)
+    assert tensor[:, :288, :512].min() > 1.5  # white, normalised
+
+
+def probability_map(shape, rects):
+    prob = np.zeros(shape, dtype=np.float32)
+    for x0, y0, x1, y1 in rects:
+        prob[y0:y1, x0:x1] = 0.95
+    return prob
+
+
+def test_db_boxes_finds_rectangles_in_reading_order_and_scales_them():
+    # Map at half the source resolution: boxes come back in source pixels.
+    prob = probability_map((320, 320), [(150, 40, 300, 60), (10, 42, 120, 58), (10, 200, 200, 230)])
+    det_shape = np.array([640, 640, 320, 320])
+    boxes, scores = detection.db_boxes(prob[None], det_shape, DbOptions())
+    assert boxes.shape == (3, 4, 2)
+    lefts = boxes[:, 0, 0]
+    tops = boxes[:, 0, 1]
+    assert lefts[0] < lefts[1] and tops[2] > tops[0]  # same line left to right, then next line
+    assert np.all(scores > 0.8)
+    first = boxes[0]
+    assert 0 <= first[:, 0].min() < 20 and 230 < first[:, 0].max() < 260  # ~x 10..120 doubled
+
+
+def test_db_boxes_ignores_padding_and_weak_regions():
+    prob = probability_map((320, 320), [(250, 250, 310, 300)])  # inside the padded area only
+    boxes, _ = detection.db_boxes(prob[None], np.array([200, 200, 200, 200]), DbOptions())
+    assert boxes.shape == (0, 4, 2)
+    weak = np.full((1, 64, 64), 0.35, dtype=np.float32)  # above det_thresh, below box_thresh
+    assert len(detection.db_boxes(weak, np.array([64, 64, 64, 64]), DbOptions())[0]) == 0
+
+
+def test_order_clockwise_and_unclip():
+    corners = np.array([[10, 20], [0, 0], [0, 20], [10, 0]], dtype=np.float32)
+    assert detection.order_clockwise(corners).tolist() == [[0, 0], [10, 0], [10, 20], [0, 20]]
+    grown = detection.unclip(detection.order_clockwise(corners), 1.5)
+    assert grown[:, 0].min() < 0 and grown[:, 1].max() > 20
+
+
+def test_crop_follows_the_box_and_turns_tall_crops():
+    image = np.zeros((100, 200, 3), dtype=np.uint8)
+    image[10:30, 20:120] = 255
+    box = np.array([[20, 10], [120, 10], [120, 30], [20, 30]], dtype=np.float32)
+    patch = detection.crop(image, box)
+    assert patch.shape == (20, 100, 3) and patch.mean() > 200
+    tall = np.array([[0, 0], [10, 0], [10, 60], [0, 60]], dtype=np.float32)
+    assert detection.crop(image, tall).shape == (10, 60, 3)

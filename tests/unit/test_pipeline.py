@@ -1,0 +1,36 @@
+"""The stages in order, in-process, with the real weights."""
+
+import pytest
+
+from paddle_python.errors import InputError
+from paddle_python.pipeline import OcrPipeline
+from tests.support.render import CHINESE, LATIN, blank, render, squash
+
+
+@pytest.fixture(scope="module")
+def pipeline(repository):
+    return OcrPipeline(repository)
+
+
+@pytest.mark.parametrize("lines", [LATIN, CHINESE], ids=["latin", "chinese"])
+def test_reads_rendered_lines_in_order(pipeline, lines):
+    result = pipeline(render(lines))
+    assert [squash(t) for t in result.texts] == [squash(t) for t in lines]
+    assert result.boxes.shape == (len(lines), 4, 2)
+    assert all(result.boxes[i, 0, 1] < result.boxes[i + 1, 0, 1] for i in range(len(lines) - 1))
+    assert (result.scores > 0.8).all()
+
+
+def test_upside_down_line_is_turned_by_the_classifier(pipeline):
+    result = pipeline(render(LATIN, upside_down=(1,)))
+    assert [squash(t) for t in result.texts] == [squash(t) for t in LATIN]
+
+
+def test_no_text_gives_no_lines(pipeline):
+    result = pipeline(blank())
+    assert result.texts == [] and result.boxes.shape == (0, 4, 2) and result.scores.shape == (0,)
+
+
+def test_bad_bytes_are_input_errors(pipeline):
+    with pytest.raises(InputError):
+        pipeline(b"not an image")

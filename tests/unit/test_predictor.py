@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from paddle_python.predictor import (Device, Predictor, PredictorOptions, build_config,
+                                     config_plan)
+
+
+def calls(plan):
+    return {name: args for name, args in plan}
+
+
+def test_cpu_plan_uses_threads_and_onednn():
+    plan = calls(config_plan(PredictorOptions(cpu_threads=3, onednn_cache_capacity=10), Device()))
+    assert plan["disable_gpu"] == ()
+    assert plan["set_cpu_math_library_num_threads"] == (3,)
+    assert "enable_mkldnn" in plan and plan["set_mkldnn_cache_capacity"] == (10,)
+    assert "enable_use_gpu" not in plan and "enable_tensorrt_engine" not in plan
+
+
+def test_gpu_plan_uses_the_instance_device():
+    plan = calls(config_plan(PredictorOptions(gpu_memory_mb=256), Device("GPU", 3)))
+    assert plan["enable_use_gpu"] == (256, 3)
+    assert "disable_gpu" not in plan and "enable_mkldnn" not in plan
+
+
+def test_tensorrt_plan_carries_precision_batch_and_dynamic_shapes():
+    options = PredictorOptions(use_tensorrt=True, trt_precision="fp16", batch_sizes=(1, 8),
+                               trt_min_shape=(1, 3, 48, 320), trt_opt_shape=(8, 3, 48, 320),
+                               trt_max_shape=(16, 3, 48, 1280), trt_cache_dir="/cache")
+    plan = calls(config_plan(options, Device("GPU", 0)))
+    workspace, max_batch, min_subgraph, precision, use_static, calibrate = plan["enable_tensorrt_engine"]
+    assert (max_batch, precision, calibrate) == (8, "fp16", False)
+    assert workspace == 1024 << 20
+    assert plan["set_trt_dynamic_shape_info"] == (
+        {"x": [1, 3, 48, 320]}, {"x": [16, 3, 48, 1280]}, {"x": [8, 3, 48, 320]})
+    assert plan["set_optim_cache_dir"] == ("/cache",)
+
+
+def test_tensorrt_is_ignored_on_cpu_and_bad_values_are_refused():
+    assert "enable_tensorrt_engine" not in calls(config_plan(PredictorOptions(use_tensorrt=True), Device()))
+    with pytest.raises(ValueError, match="trt_precision"):
+        config_plan(PredictorOptions(use_tensorrt=True, trt_precision="bf8"), Device("GPU", 0))
+    with pytest.raises(ValueError, match="instance kind"):
+        config_plan(PredictorOptions(), Device("TPU", 0))
+
+
+def test_build_config_applies_the_cpu_plan(repository):
+    config = build_config(repository / "text_cls" / "1", PredictorOptions(cpu_threads=1), Device())
+    assert not config.use_gpu() and config.mkldnn_enabled()
+    assert config.cpu_math_library_num_threads() == 1
+
+
+def test_missing_weights_name_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make models"):
+        build_config(tmp_path, PredictorOptions(), Device())
+
+
+def test_real_predictors_produce_the_expected_shapes(repository):
+    det = Predictor(repository / "text_det" / "1", PredictorOptions(cpu_threads=1))
+    assert det(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
+    rec = Predictor(repository / "text_rec" / "1", PredictorOptions(cpu_threads=1))
+    probs = rec(np.zeros((2, 3, 48, 320), np.float32))
+    assert probs.shape[0] == 2 and probs.shape[2] == 6625
+    assert np.allclose(probs.sum(axis=2), 1.0, atol=1e-3)
+
+
+@pytest.mark.gpu
+def test_gpu_predictor_runs_on_a_gpu(repository):
+    paddle = pytest.importorskip("paddle")
+    if not paddle.device.is_compiled_with_cuda():
+        pytest.skip("needs a GPU build of Paddle and an NVIDIA GPU (this machine has neither)")
+    det = Predictor(repository / "text_det" / "1", PredictorOptions(), Device("GPU", 0))
+    assert det(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
