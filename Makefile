@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.test-installed
 FONT := .cache/fonts/ipaexg.ttf
 
-.PHONY: install models serve test unit clean
+.PHONY: install models serve test unit lint clean
 
 install: $(INSTALLED)
 
@@ -45,3 +45,6 @@ unit: install
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
+
+lint: install
+	$(BIN)/ruff check .

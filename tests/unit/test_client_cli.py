@@ -1,7 +1,4 @@
-import io
 import json
-
-from PIL import Image
 
 from ocr_client import Line
 from ocr_client.cli import image_paths, main

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from paddle_python.predictor import (Device, Predictor, PredictorOptions, build_config,
-                                     config_plan)
+from paddle_python.predictor import Device, Predictor, PredictorOptions, build_config, config_plan
 
 
 def calls(plan):
