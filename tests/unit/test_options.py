@@ -45,4 +45,4 @@ def test_every_model_config_parses_and_its_parameters_are_known(repository):
         assert load_model_config(repository / model)["name"] == model
     config = PipelineConfig.from_repository(repository)
     assert config.resize.det_limit_side_len == 960
-    assert config.rec_predictor.batch_sizes == (1, 2, 4, 8, 16)
+    assert config.rec_predictor.batch_sizes == (1, 2, 4, 8)

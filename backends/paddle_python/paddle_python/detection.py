@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import pyclipper
 
+from .errors import InputError
+
 # ImageNet statistics the detection model was trained with (applied to BGR channels as-is).
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -79,6 +81,14 @@ def preprocess(image: np.ndarray, opts: DetResize) -> tuple[np.ndarray, np.ndarr
     tensor = np.zeros((3, pad_h, pad_w), dtype=np.float32)
     tensor[:, :new_h, :new_w] = normalized.transpose(2, 0, 1)
     return tensor, np.array([src_h, src_w, new_h, new_w], dtype=np.int32)
+
+
+def check_input(batch: np.ndarray) -> None:
+    """Refuse detector inputs the network cannot take (sides must be multiples of 32)."""
+    height, width = batch.shape[-2:]
+    if height % _STRIDE or width % _STRIDE or height == 0 or width == 0:
+        raise InputError(f"detector input is {height}x{width}; both sides must be positive "
+                         f"multiples of {_STRIDE}")
 
 
 def min_area_box(points: np.ndarray) -> tuple[np.ndarray, float]:

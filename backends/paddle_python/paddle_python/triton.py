@@ -92,17 +92,21 @@ def predictor_responses(
     predictor: Callable[[np.ndarray], np.ndarray],
     batch_sizes: Sequence[int],
     outputs: Callable[[np.ndarray], Outputs],
+    check: Callable[[np.ndarray], None] | None = None,
 ) -> list[Any]:
     """Run every request's input through one predictor in as few runs as shapes allow.
 
-    A request whose input cannot be read fails alone; a failing predictor run fails the
-    requests it held.
+    A request whose input cannot be read, or that ``check`` refuses, fails alone; a failing
+    predictor run fails the requests it held.
     """
     results: list[Any] = [None] * len(requests)
     arrays, owners = [], []
     for index, request in enumerate(requests):
         try:
-            arrays.append(input_array(request, input_name))
+            array = input_array(request, input_name)
+            if check is not None:
+                check(array)
+            arrays.append(array)
             owners.append(index)
         except Exception as exc:
             results[index] = error_response(exc, model)

@@ -1,6 +1,6 @@
 """text_det: PP-OCRv4 detection on Paddle Inference; returns the text probability map."""
 
-from paddle_python import triton
+from paddle_python import detection, triton
 from paddle_python.options import read_options
 from paddle_python.predictor import Predictor, PredictorOptions, ignore_termination_signals
 
@@ -15,7 +15,8 @@ class TritonPythonModel:
 
     def execute(self, requests):
         return triton.predictor_responses(self.name, requests, "x", self.predictor,
-                                          self.options.batch_sizes, self._outputs)
+                                          self.options.batch_sizes, self._outputs,
+                                          check=detection.check_input)
 
     @staticmethod
     def _outputs(prob):

@@ -1,0 +1,61 @@
+"""``model_warmup`` must cover every shape the predictors will see, largest first.
+
+The shapes follow from other models' parameters (detection buckets in ``ocr_preprocess``,
+recognition widths in ``ocr_postprocess``, batch sizes in each Paddle model), so this test
+keeps the configs consistent with each other.
+"""
+
+import itertools
+
+import numpy as np
+
+from paddle_python.options import load_model_config
+from paddle_python.pipeline import PipelineConfig
+
+
+def warmup_shapes(repository, model: str) -> list[tuple[int, ...]]:
+    config = load_model_config(repository / model)
+    shapes = []
+    for sample in config.get("model_warmup", []):
+        (value,) = sample["inputs"].values()
+        assert value.get("zero_data"), sample["name"]
+        shapes.append((int(sample.get("batch_size", 1)), *map(int, value["dims"])))
+    return shapes
+
+
+def assert_largest_first(shapes):
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    assert sizes == sorted(sizes, reverse=True), "warm-up must go from the largest shape down"
+
+
+def test_detection_warmup_covers_every_bucket(repository):
+    config = PipelineConfig.from_repository(repository)
+    sides = config.resize.det_bucket_sides
+    expected = {(b, 3, h, w) for b in config.det_predictor.batch_sizes
+                for h, w in itertools.product(sides, sides)}
+    shapes = warmup_shapes(repository, "text_det")
+    assert set(shapes) == expected and len(shapes) == len(expected)
+    assert_largest_first(shapes)
+
+
+def test_recognition_warmup_covers_every_width_and_batch_size(repository):
+    config = PipelineConfig.from_repository(repository)
+    expected = {(b, 3, 48, w) for b in config.rec_predictor.batch_sizes
+                for w in config.rec.rec_width_buckets}
+    shapes = warmup_shapes(repository, "text_rec")
+    assert set(shapes) == expected and len(shapes) == len(expected)
+    assert_largest_first(shapes)
+
+
+def test_classifier_warmup_covers_every_batch_size(repository):
+    config = PipelineConfig.from_repository(repository)
+    shapes = warmup_shapes(repository, "text_cls")
+    assert set(shapes) == {(b, 3, 48, 192) for b in config.cls_predictor.batch_sizes}
+    assert_largest_first(shapes)
+
+
+def test_bls_chunks_fit_the_callees(repository):
+    post = load_model_config(repository / "ocr_postprocess")
+    chunk = int(post["parameters"]["bls_max_batch"]["string_value"])
+    for model in ("text_cls", "text_rec"):
+        assert chunk <= load_model_config(repository / model)["max_batch_size"]
