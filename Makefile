@@ -5,11 +5,13 @@ BIN := $(VENV)/bin
 CACHE := .cache/wheels
 PYTRITON := nvidia-pytriton==0.7.0
 ORACLE := rapidocr_paddle==1.3.28
+PEER := rapidocr_onnxruntime==1.4.4
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.test-installed
+PERF_INSTALLED := $(VENV)/.perf-installed
 FONT := .cache/fonts/ipaexg.ttf
 
-.PHONY: install models serve test unit lint clean
+.PHONY: install models serve test unit lint perf perf-quick clean
 
 install: $(INSTALLED)
 
@@ -34,6 +36,11 @@ $(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py
 	$(BIN)/python tests/support/fetch_font.py --cache-dir $(CACHE) --out $(FONT)
 	touch $@
 
+# Benchmark-only: the peer the served pipeline is compared with (perf/run.py).
+$(PERF_INSTALLED): $(TEST_INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(PEER)
+	touch $@
+
 serve: install models
 	$(BIN)/ocr-server --model-repository model_repository $(SERVE_ARGS)
 
@@ -45,6 +52,12 @@ unit: install
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
+
+perf: install models $(PERF_INSTALLED)
+	$(BIN)/python -m perf.run $(PERF_ARGS)
+
+perf-quick: install models $(PERF_INSTALLED)
+	$(BIN)/python -m perf.run --quick $(PERF_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

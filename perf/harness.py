@@ -11,17 +11,15 @@ import csv
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.support.server import RunningServer, children, start_server
 
-from tests.support.server import RunningServer, children, start_server  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PERF_ANALYZER = ROOT / "perf" / "perf_analyzer"
 REPOSITORY = ROOT / "model_repository"
@@ -35,8 +33,7 @@ def photos() -> list[Path]:
 
 
 def write_input_data(images: list[Path], path: Path) -> Path:
-    sys.path.insert(0, str(ROOT / "perf"))
-    from make_input_data import input_data
+    from perf.make_input_data import input_data
 
     path.write_text(json.dumps(input_data(images)))
     return path
@@ -76,17 +73,36 @@ def rss_mb(pids: list[int]) -> float:
     return total * 4096 / 2**20
 
 
+def pss_mb(pids: list[int]) -> float:
+    """Proportional set size together, in MB: shared library pages counted once overall,
+    where summed RSS counts Paddle's libraries again in every stub."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
+def server_pss_mb(server: RunningServer) -> float:
+    return pss_mb(children(server.process.pid))
+
+
 def server_rss_mb(server: RunningServer) -> float:
     """tritonserver and every stub (all descendants of the launcher)."""
     return rss_mb(children(server.process.pid))
 
 
 class MemorySampler:
-    """Samples the server's total RSS in the background while a workload runs."""
+    """Samples the server's summed RSS and PSS (MB) in the background while a workload runs;
+    ``samples`` holds (seconds, rss, pss)."""
 
     def __init__(self, server: RunningServer, interval: float = 1.0):
         self.server, self.interval = server, interval
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -101,7 +117,8 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.monotonic() - self._start, server_rss_mb(self.server)))
+            pids = children(self.server.process.pid)
+            self.samples.append((time.monotonic() - self._start, rss_mb(pids), pss_mb(pids)))
             self._stop.wait(self.interval)
 
 
@@ -165,14 +182,20 @@ class LoadResult:
 
 
 def perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: int,
-                  window_ms: int, model: str = "ocr", system: str = "served",
+                  window_requests: int, model: str = "ocr", system: str = "served",
                   stats_url: str | None = None) -> LoadResult:
-    """Run perf_analyzer at one concurrency; read its CSV and, for Triton, the stage stats."""
+    """Run perf_analyzer at one concurrency; read its CSV and, for Triton, the stage stats.
+
+    Windows are counted in requests, not seconds: the photos differ in cost by 10x, so a
+    window must hold whole passes over them for the numbers to settle. Three windows are
+    measured and averaged (stability is not required to converge).
+    """
     csv_path = input_data.with_name(f"pa_{system}_{protocol}_{concurrency}.csv")
     command = [
         str(PERF_ANALYZER), "-m", model, "-i", protocol, "-u", url,
         "--input-data", str(input_data), "--concurrency-range", str(concurrency),
-        "--measurement-interval", str(window_ms), "--stability-percentage", "999",
+        "--measurement-mode", "count_windows", "--measurement-request-count",
+        str(max(window_requests, concurrency)), "--stability-percentage", "999",
         "--max-trials", "3", "-f", str(csv_path),
     ]
     before = model_stats(stats_url) if stats_url else {}

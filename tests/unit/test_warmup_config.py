@@ -59,3 +59,13 @@ def test_bls_chunks_fit_the_callees(repository):
     chunk = int(post["parameters"]["bls_max_batch"]["string_value"])
     for model in ("text_cls", "text_rec"):
         assert chunk <= load_model_config(repository / model)["max_batch_size"]
+
+
+def test_preprocess_warms_up_with_a_real_image_of_the_declared_size(repository):
+    from paddle_python.imaging import decode_image
+
+    (sample,) = load_model_config(repository / "ocr_preprocess")["model_warmup"]
+    (value,) = sample["inputs"].values()
+    data = (repository / "ocr_preprocess" / "warmup" / value["input_data_file"]).read_bytes()
+    assert [int(d) for d in value["dims"]] == [len(data)]
+    assert decode_image(data).shape[2] == 3

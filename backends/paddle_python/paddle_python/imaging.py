@@ -19,6 +19,8 @@ from .errors import InputError
 # Pillow's own decompression-bomb guard is replaced by ``ImageLimits.max_image_pixels``,
 # checked on the header before any pixel is decoded, with a message naming the limit.
 Image.MAX_IMAGE_PIXELS = None
+# Load every format plugin now rather than inside the first request.
+Image.init()
 
 
 @dataclass(frozen=True)

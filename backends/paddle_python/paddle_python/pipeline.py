@@ -9,7 +9,7 @@ passes local predictors; both then produce the same result for the same image.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -106,6 +106,16 @@ class PipelineConfig:
         rec_p, ctc = read_options(load_model_config(repo / "text_rec"), PredictorOptions,
                                   CtcOptions)
         return cls(limits, resize, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
+
+    def with_threads(self, threads: int) -> "PipelineConfig":
+        """The same options with every predictor on ``threads`` CPU threads: a single
+        in-process pipeline has all cores to itself, where served instances share them."""
+        return replace(
+            self,
+            det_predictor=replace(self.det_predictor, cpu_threads=threads),
+            cls_predictor=replace(self.cls_predictor, cpu_threads=threads),
+            rec_predictor=replace(self.rec_predictor, cpu_threads=threads),
+        )
 
 
 class OcrPipeline:

@@ -1,0 +1,121 @@
+"""In-process baselines, each measured in a fresh process of its own so that no other
+engine's threads or memory are in the way:
+
+    .venv/bin/python -m perf.baselines in-process --rounds 5 --out result.json
+    .venv/bin/python -m perf.baselines onnx-960 | onnx-default ...
+
+``in-process`` is this package's pipeline called sequentially, every predictor on all cores; ``onnx-960`` is
+rapidocr_onnxruntime with the served detection sizing (longest side 960, same DB settings),
+``onnx-default`` the same package with its own defaults (shortest side raised to 736).
+Each reports throughput and latency over the photos, and accuracy on rendered text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from perf.harness import ROOT, photos
+from tests.support.render import accuracy_set, squash
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def accuracy(read: Callable[[bytes], list[str]]) -> tuple[float, float]:
+    """(share of lines read exactly, character accuracy) on rendered images of known text.
+
+    Spaces are ignored: the recognizer often drops them, whichever implementation runs it.
+    """
+    exact = total = errors = chars = 0
+    for _, data, truth in accuracy_set():
+        got = [squash(t) for t in read(data)]
+        want = [squash(t) for t in truth]
+        exact += sum(1 for line in want if line in got)
+        total += len(want)
+        errors += edit_distance("".join(got), "".join(want))
+        chars += len("".join(want))
+    return exact / total, 1 - errors / chars
+
+
+def sequential(call: Callable, images: list, rounds: int) -> dict[str, float]:
+    """Images one after another; every shape is seen once before timing starts."""
+    for image in images:
+        call(image)
+    latencies = []
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for image in images:
+            t = time.perf_counter()
+            call(image)
+            latencies.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - start
+    return {"throughput": len(latencies) / elapsed,
+            "p50_ms": 1000 * float(np.percentile(latencies, 50)),
+            "p99_ms": 1000 * float(np.percentile(latencies, 99))}
+
+
+def decode(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+def measure(system: str, rounds: int) -> dict[str, object]:
+    files = photos()
+    if system == "in-process":
+        from paddle_python.pipeline import OcrPipeline, PipelineConfig
+
+        repository = ROOT / "model_repository"
+        config = PipelineConfig.from_repository(repository).with_threads(os.cpu_count() or 1)
+        pipeline = OcrPipeline(repository, config=config)
+        result = sequential(pipeline, [p.read_bytes() for p in files], rounds)
+        lines, chars = accuracy(lambda data: pipeline(data).texts)
+    else:
+        from rapidocr_onnxruntime import RapidOCR
+
+        if system == "onnx-960":
+            engine = RapidOCR(det_limit_side_len=960, det_limit_type="max", det_box_thresh=0.6,
+                              det_unclip_ratio=1.5, det_donot_use_dilation=True)
+        elif system == "onnx-default":
+            engine = RapidOCR()
+        else:
+            raise SystemExit(f"unknown system {system!r}")
+        result = sequential(engine, [cv2.imread(str(p)) for p in files], rounds)
+
+        def read(data: bytes) -> list[str]:
+            found, _ = engine(decode(data))
+            return [text for _, text, _ in (found or [])]
+
+        lines, chars = accuracy(read)
+    return {"system": system, **result, "lines_exact": lines, "char_accuracy": chars}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("system", choices=["in-process", "onnx-960", "onnx-default"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    result = measure(args.system, args.rounds)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
