@@ -148,8 +148,8 @@ def plots(served: list[LoadResult], baselines: dict[str, float], out: Path) -> l
         rows = [r for r in served if r.protocol == protocol]
         ax.plot([r.concurrency for r in rows], [r.throughput for r in rows], "o-",
                 label=f"served ({protocol})")
-    for name, value in baselines.items():
-        ax.axhline(value, linestyle="--", linewidth=1, label=name, color=None)
+    for (name, value), color in zip(baselines.items(), ("tab:gray", "tab:red", "tab:green")):
+        ax.axhline(value, linestyle="--", linewidth=1.2, label=name, color=color)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("concurrency (requests in flight)")
     ax.set_ylabel("images / s")

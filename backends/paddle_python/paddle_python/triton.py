@@ -18,7 +18,7 @@ import triton_python_backend_utils as pb_utils
 
 from .batching import run_batched
 from .errors import InputError
-from .predictor import Device
+from .predictor import Device, Predictor, PredictorOptions, ignore_termination_signals
 
 Outputs = Mapping[str, np.ndarray]
 
@@ -36,6 +36,14 @@ def instance_device(args: Mapping[str, str]) -> Device:
 def version_dir(args: Mapping[str, str]) -> Path:
     """The directory of the model version being loaded (holds the weights)."""
     return Path(args["model_repository"]) / args["model_version"]
+
+
+def instance_predictor(args: Mapping[str, str], options: PredictorOptions) -> Predictor:
+    """This instance's Paddle predictor: weights from the version directory, placed on the
+    instance's device; then SIGTERM/SIGINT are handed back to Triton (Paddle takes them)."""
+    predictor = Predictor(version_dir(args), options, instance_device(args))
+    ignore_termination_signals()
+    return predictor
 
 
 def input_array(request: Any, name: str) -> np.ndarray:
@@ -69,10 +77,10 @@ def error_response(exc: BaseException, model: str) -> Any:
     )
 
 
-def respond(model: str, request: Any, handle: Callable[[Any], Outputs]) -> Any:
-    """One response for one request: its outputs, or its own error."""
+def respond(model: str, item: Any, handle: Callable[[Any], Outputs]) -> Any:
+    """One response for one item (a request, or its share of a batch): outputs or an error."""
     try:
-        return response(handle(request))
+        return response(handle(item))
     except Exception as exc:
         return error_response(exc, model)
 

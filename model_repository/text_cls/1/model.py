@@ -2,16 +2,14 @@
 
 from paddle_python import classification, triton
 from paddle_python.options import read_options
-from paddle_python.predictor import Predictor, PredictorOptions, ignore_termination_signals
+from paddle_python.predictor import PredictorOptions
 
 
 class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
         (self.options,) = read_options(triton.model_config(args), PredictorOptions)
-        self.predictor = Predictor(triton.version_dir(args), self.options,
-                                   triton.instance_device(args))
-        ignore_termination_signals()
+        self.predictor = triton.instance_predictor(args, self.options)
 
     def execute(self, requests):
         return triton.predictor_responses(self.name, requests, "x", self.predictor,

@@ -2,7 +2,7 @@
 
 from paddle_python import recognition, triton
 from paddle_python.options import read_options
-from paddle_python.predictor import Predictor, PredictorOptions, ignore_termination_signals
+from paddle_python.predictor import PredictorOptions
 from paddle_python.recognition import CtcOptions
 
 
@@ -10,10 +10,9 @@ class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
         self.options, ctc = read_options(triton.model_config(args), PredictorOptions, CtcOptions)
-        version_dir = triton.version_dir(args)
-        self.decoder = recognition.CtcDecoder(recognition.load_dictionary(version_dir / ctc.dictionary))
-        self.predictor = Predictor(version_dir, self.options, triton.instance_device(args))
-        ignore_termination_signals()
+        dictionary = triton.version_dir(args) / ctc.dictionary
+        self.decoder = recognition.CtcDecoder(recognition.load_dictionary(dictionary))
+        self.predictor = triton.instance_predictor(args, self.options)
 
     def execute(self, requests):
         return triton.predictor_responses(self.name, requests, "x", self.predictor,
