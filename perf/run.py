@@ -137,46 +137,43 @@ def classic_baseline(mode: Mode, data: Path) -> list[LoadResult]:
 
 
 def plots(served: list[LoadResult], baselines: dict[str, float], out: Path) -> list[Path]:
+    """Throughput vs concurrency (with the baselines), and latency vs throughput."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    files = []
+    protocols = sorted({r.protocol for r in served})
+
+    def save(fig, ax, title: str, xlabel: str, ylabel: str, suffix: str) -> Path:
+        ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = out.with_name(f"{out.stem}-{suffix}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for protocol in sorted({r.protocol for r in served}):
+    for protocol in protocols:
         rows = [r for r in served if r.protocol == protocol]
         ax.plot([r.concurrency for r in rows], [r.throughput for r in rows], "o-",
                 label=f"served ({protocol})")
     for (name, value), color in zip(baselines.items(), ("tab:gray", "tab:red", "tab:green")):
         ax.axhline(value, linestyle="--", linewidth=1.2, label=name, color=color)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("concurrency (requests in flight)")
-    ax.set_ylabel("images / s")
-    ax.set_title("Throughput vs concurrency")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    files.append(out.with_name(out.stem + "-throughput.png"))
-    fig.tight_layout()
-    fig.savefig(files[-1], dpi=110)
-    plt.close(fig)
+    throughput = save(fig, ax, "Throughput vs concurrency", "concurrency (requests in flight)",
+                      "images / s", "throughput")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for protocol in sorted({r.protocol for r in served}):
+    for protocol in protocols:
         rows = [r for r in served if r.protocol == protocol]
         ax.plot([r.throughput for r in rows], [r.p50_ms for r in rows], "o-", label=f"p50 ({protocol})")
         ax.plot([r.throughput for r in rows], [r.p99_ms for r in rows], "s--", label=f"p99 ({protocol})")
-    ax.set_xlabel("images / s")
-    ax.set_ylabel("latency (ms)")
     ax.set_yscale("log")
-    ax.set_title("Latency vs throughput (served)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    files.append(out.with_name(out.stem + "-latency.png"))
-    fig.tight_layout()
-    fig.savefig(files[-1], dpi=110)
-    plt.close(fig)
-    return files
+    latency = save(fig, ax, "Latency vs throughput (served)", "images / s", "latency (ms)", "latency")
+    return [throughput, latency]
 
 
 def table(header: list[str], rows: list[list[object]]) -> str:
