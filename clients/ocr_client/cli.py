@@ -33,6 +33,14 @@ def draw_target(draw: Path, image: Path, many: bool) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return 0
+
+
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ocr-client", description=__doc__)
     parser.add_argument("images", nargs="+", type=Path, help="image files or folders")
     parser.add_argument("--protocol", choices=sorted(DEFAULT_URLS), default="http")
