@@ -69,21 +69,44 @@ def served_reader(url: str):
     return lambda data: ocr(client, "grpc", data).texts, client
 
 
-def first_request(url: str, image: Path) -> tuple[float, float]:
-    """Latency of the first request after ready, and the median of the next five (ms).
+@dataclass
+class ColdStart:
+    """The first pass over the photos straight after ready, against three later passes."""
 
-    The client connects first (a health call), so only the server's side is timed.
-    """
+    first_ms: float  # the very first request (photos[0])
+    steady_p50_ms: float  # p50 of every request of the later passes
+    first_pass_ratios: list[float]  # per photo: first-pass latency / its later median
+    same_image_ms: float  # photos[0] repeated back to back (a hotter reference)
+
+
+def cold_start(url: str, images: list[Path]) -> ColdStart:
+    """Time a fresh server's first requests; the client connects first (a health call), so
+    only the server's side is timed."""
     read, client = served_reader(url)
     client.is_server_ready()
-    data = image.read_bytes()
-    times = []
-    for _ in range(6):
+    payloads = [p.read_bytes() for p in images]
+    passes = []
+    for _ in range(4):
+        times = []
+        for data in payloads:
+            t = time.perf_counter()
+            read(data)
+            times.append(1000 * (time.perf_counter() - t))
+        passes.append(times)
+    repeats = []
+    for _ in range(5):
         t = time.perf_counter()
-        read(data)
-        times.append(1000 * (time.perf_counter() - t))
+        read(payloads[0])
+        repeats.append(1000 * (time.perf_counter() - t))
     client.close()
-    return times[0], statistics.median(times[1:])
+    later = passes[1:]
+    return ColdStart(
+        first_ms=passes[0][0],
+        steady_p50_ms=statistics.median(v for times in later for v in times),
+        first_pass_ratios=[passes[0][i] / statistics.median(t[i] for t in later)
+                           for i in range(len(payloads))],
+        same_image_ms=statistics.median(repeats),
+    )
 
 
 def mixed_sizes(images: list[Path], folder: Path) -> list[Path]:
@@ -200,9 +223,9 @@ def main() -> int:
     server, ready_s = serve(ROOT / "model_repository", WORK / "server.log")
     try:
         ready_rss, ready_pss = server_rss_mb(server), server_pss_mb(server)
-        first_ms, steady_ms = first_request(server.grpc_url, images[0])
-        print(f"launch to ready {ready_s:.1f} s; first request {first_ms:.0f} ms vs "
-              f"steady {steady_ms:.0f} ms", flush=True)
+        cold = cold_start(server.grpc_url, images)
+        print(f"launch to ready {ready_s:.1f} s; first request {cold.first_ms:.0f} ms, steady "
+              f"p50 {cold.steady_p50_ms:.0f} ms", flush=True)
         served: list[LoadResult] = []
         with MemorySampler(server) as load_memory:
             for protocol, concurrency in mode.points:
@@ -252,7 +275,12 @@ def main() -> int:
         ["served best / rapidocr_onnxruntime (its defaults)",
          f"{best.throughput / peers[1]['throughput']:.2f}", "-"],
         ["served c=1 p50 / in-process p50", f"{c1.p50_ms / in_process['p50_ms']:.2f}", "<= 1.15"],
-        ["first request / steady latency (same image)", f"{first_ms / steady_ms:.2f}", "<= 1.5"],
+        ["first request after ready / steady-state p50", f"{cold.first_ms / cold.steady_p50_ms:.2f}",
+         "<= 1.5"],
+        ["first pass / later passes, per photo: median, max",
+         f"{statistics.median(cold.first_pass_ratios):.2f}, {max(cold.first_pass_ratios):.2f}", "-"],
+        ["first request / the same photo repeated back to back",
+         f"{cold.first_ms / cold.same_image_ms:.2f}", "-"],
         ["launch to ready (s)", f"{ready_s:.1f}", "<= 15"],
         ["text_rec average batch at c=8", f"{c8.stages['text_rec'].batch:.1f}", "> 2"],
         ["memory after warm-up / soak max, summed RSS (MB)",
@@ -336,8 +364,9 @@ def main() -> int:
         "",
         table(["measure", "value"], [
             ["launch to ready", f"{ready_s:.1f} s"],
-            ["first request after ready / steady median (same image)",
-             f"{first_ms:.0f} ms / {steady_ms:.0f} ms"],
+            ["first request after ready; steady-state p50 of the photos (sequential passes 2-4); "
+             "the first photo repeated back to back",
+             f"{cold.first_ms:.0f} / {cold.steady_p50_ms:.0f} / {cold.same_image_ms:.0f} ms"],
             ["RSS (tritonserver + stubs, summed) at ready", f"{ready_rss:.0f} MB"],
             ["PSS at ready (shared libraries counted once)", f"{ready_pss:.0f} MB"],
             ["RSS / PSS max during the load runs",
