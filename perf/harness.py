@@ -181,28 +181,36 @@ class LoadResult:
     stages: dict[str, StageStats] = field(default_factory=dict)
 
 
+def run_perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: int,
+                      window: list[str], model: str = "ocr",
+                      extra: list[str] = ()) -> subprocess.CompletedProcess:
+    """perf_analyzer at one concurrency with the given window flags; three windows, averaged
+    (stability is not required to converge). Raises with its output if it fails."""
+    command = [
+        str(PERF_ANALYZER), "-m", model, "-i", protocol, "-u", url,
+        "--input-data", str(input_data), "--concurrency-range", str(concurrency),
+        *window, "--stability-percentage", "999", "--max-trials", "3", *extra,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"perf_analyzer failed ({done.returncode}):\n{done.stdout[-3000:]}"
+                           f"\n{done.stderr[-3000:]}")
+    return done
+
+
 def perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: int,
                   window_requests: int, model: str = "ocr", system: str = "served",
                   stats_url: str | None = None) -> LoadResult:
     """Run perf_analyzer at one concurrency; read its CSV and, for Triton, the stage stats.
 
     Windows are counted in requests, not seconds: the photos differ in cost by 10x, so a
-    window must hold whole passes over them for the numbers to settle. Three windows are
-    measured and averaged (stability is not required to converge).
+    window must hold whole passes over them for the numbers to settle.
     """
     csv_path = input_data.with_name(f"pa_{system}_{protocol}_{concurrency}.csv")
-    command = [
-        str(PERF_ANALYZER), "-m", model, "-i", protocol, "-u", url,
-        "--input-data", str(input_data), "--concurrency-range", str(concurrency),
-        "--measurement-mode", "count_windows", "--measurement-request-count",
-        str(max(window_requests, concurrency)), "--stability-percentage", "999",
-        "--max-trials", "3", "-f", str(csv_path),
-    ]
+    window = ["--measurement-mode", "count_windows", "--measurement-request-count",
+              str(max(window_requests, concurrency))]
     before = model_stats(stats_url) if stats_url else {}
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"perf_analyzer failed ({done.returncode}):\n{done.stdout[-3000:]}"
-                           f"\n{done.stderr[-3000:]}")
+    run_perf_analyzer(url, protocol, input_data, concurrency, window, model, ["-f", str(csv_path)])
     after = model_stats(stats_url) if stats_url else {}
     with open(csv_path) as handle:
         row = next(csv.DictReader(handle))

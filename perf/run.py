@@ -36,6 +36,7 @@ from perf.harness import (
     MemorySampler,
     perf_analyzer,
     photos,
+    run_perf_analyzer,
     serve,
     server_pss_mb,
     server_rss_mb,
@@ -124,15 +125,10 @@ def mixed_sizes(images: list[Path], folder: Path) -> list[Path]:
 
 
 def soak(server, data: Path, seconds: int) -> dict[str, float]:
-    """RSS of tritonserver and its stubs under concurrency 8 on mixed image sizes."""
-    command = [str(ROOT / "perf" / "perf_analyzer"), "-m", "ocr", "-i", "grpc", "-u",
-               server.grpc_url, "--input-data", str(data), "--concurrency-range", "8",
-               "--measurement-interval", str(seconds * 1000 // 4), "-s", "999",
-               "--max-trials", "3"]
+    """Summed RSS and PSS of tritonserver and its stubs under concurrency 8 on mixed sizes."""
+    window = ["--measurement-interval", str(seconds * 1000 // 4)]
     with MemorySampler(server, interval=2.0) as sampler:
-        done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
+        run_perf_analyzer(server.grpc_url, "grpc", data, 8, window)
     rss = [r for _, r, _ in sampler.samples]
     pss = [p for _, _, p in sampler.samples]
     settled = next(i for i, (t, _, _) in enumerate(sampler.samples) if t >= min(60.0, seconds / 3))
