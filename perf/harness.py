@@ -17,6 +17,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+
 from tests.support.server import RunningServer, children, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +32,20 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 def photos() -> list[Path]:
     """The team's real photographs: the benchmark workload."""
     return sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def mixed_sizes(images: list[Path], folder: Path) -> list[Path]:
+    """The photos at several scales: every detection bucket and many crop widths get used."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for path in images:
+        image = cv2.imread(str(path))
+        for scale in (0.5, 0.75, 1.0, 1.5, 2.0):
+            target = folder / f"{path.stem}_{int(scale * 100)}.jpg"
+            resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(target), resized, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            out.append(target)
+    return out
 
 
 def write_input_data(images: list[Path], path: Path) -> Path:

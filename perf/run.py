@@ -27,13 +27,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-
 from perf.baselines import accuracy
 from perf.harness import (
     ROOT,
     LoadResult,
     MemorySampler,
+    mixed_sizes,
     perf_analyzer,
     photos,
     run_perf_analyzer,
@@ -108,20 +107,6 @@ def cold_start(url: str, images: list[Path]) -> ColdStart:
                            for i in range(len(payloads))],
         same_image_ms=statistics.median(repeats),
     )
-
-
-def mixed_sizes(images: list[Path], folder: Path) -> list[Path]:
-    """The photos at several scales: every detection bucket and many crop widths get used."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for path in images:
-        image = cv2.imread(str(path))
-        for scale in (0.5, 0.75, 1.0, 1.5, 2.0):
-            target = folder / f"{path.stem}_{int(scale * 100)}.jpg"
-            resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            cv2.imwrite(str(target), resized, [cv2.IMWRITE_JPEG_QUALITY, 92])
-            out.append(target)
-    return out
 
 
 def soak(server, data: Path, seconds: int) -> dict[str, float]:

@@ -65,6 +65,10 @@ class RunningServer:
     def shm_prefix(self) -> str:
         return f"ocr_server_{self.process.pid}_"
 
+    def children(self) -> list[int]:
+        """The launcher's processes now: tritonserver and its stubs."""
+        return children(self.process.pid)
+
     def shm_regions(self) -> list[Path]:
         return sorted(SHM.glob(f"{self.shm_prefix}*"))
 
@@ -114,8 +118,11 @@ def _state(pid: int) -> str:
 
 
 def http_get(url: str) -> int:
+    """The HTTP status of a GET; 0 when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=5) as reply:
             return reply.status
     except urllib.error.HTTPError as exc:
         return exc.code
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0

@@ -3,6 +3,7 @@ import pytest
 
 from paddle_python import detection
 from paddle_python.detection import DbOptions, DetResize
+from paddle_python.errors import InputError
 
 
 @pytest.mark.parametrize("size,limit_type,expected", [
@@ -75,3 +76,25 @@ def test_crop_follows_the_box_and_turns_tall_crops():
     assert patch.shape == (20, 100, 3) and patch.mean() > 200
     tall = np.array([[0, 0], [10, 0], [10, 60], [0, 60]], dtype=np.float32)
     assert detection.crop(image, tall).shape == (10, 60, 3)
+
+
+def test_only_the_best_boxes_are_kept_past_the_limit():
+    prob = np.zeros((320, 320), np.float32)
+    for row, value in enumerate((0.7, 0.95, 0.8, 0.9)):
+        prob[20 + row * 60 : 50 + row * 60, 40:280] = value
+    shape = np.array([320, 320, 320, 320])
+    boxes, scores = detection.db_boxes(prob, shape, DbOptions(det_max_boxes=2))
+    assert len(boxes) == 2 and scores.tolist() == pytest.approx([0.95, 0.9])
+    assert boxes[0, 0, 1] < boxes[1, 0, 1], "still in reading order"
+
+
+@pytest.mark.parametrize("det_shape,message", [
+    ([100, 200, 96, 192], "image is 100x200 but image_bgr is 120x200"),
+    ([120, 200, 352, 192], "detector saw 352x192 but det_prob is 320x320"),
+    ([120, 200, 0, 192], "four positive sizes"),
+    ([120, 200, 96], "four positive sizes"),
+])
+def test_inconsistent_det_shape_is_refused(det_shape, message):
+    with pytest.raises(InputError, match=message):
+        detection.check_det_shape(np.array(det_shape), (1, 320, 320), (120, 200, 3))
+    detection.check_det_shape(np.array([120, 200, 96, 160]), (1, 320, 320), (120, 200, 3))

@@ -1,5 +1,6 @@
 """The launcher starts the real tritonserver and stops it cleanly (tiny model, no Paddle)."""
 
+import http.client
 import signal
 from pathlib import Path
 
@@ -16,12 +17,29 @@ ECHO = Path(__file__).parent / "echo_repository"
 def test_defaults_bind_to_loopback_and_pass_python_backend_settings(tmp_path):
     args = server.parse_args([])
     dist = server.TritonDistribution.find()
-    command = server.server_command(args, dist, tmp_path, "prefix_")
-    for flag in ("--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
-                 "--metrics-address=127.0.0.1", "--model-control-mode=none"):
+    command = server.server_command(args, dist, tmp_path, "prefix_", (18000, 18001),
+                                    server.admin_key(args))
+    for flag in ("--http-address=127.0.0.1", "--http-port=18000", "--grpc-address=127.0.0.1",
+                 "--grpc-port=18001", "--metrics-address=127.0.0.1", "--model-control-mode=none"):
         assert flag in command
     assert "--backend-config=python,shm-region-prefix-name=prefix_" in command
+    assert not any("restricted" in flag for flag in command), "loopback: admin APIs open"
     assert dist.binary.is_file() and dist.stub.is_file()
+
+
+def test_beyond_loopback_the_admin_apis_need_a_header(tmp_path, monkeypatch):
+    dist = server.TritonDistribution.find()
+    monkeypatch.delenv(server.ADMIN_KEY_ENV, raising=False)
+    args = server.parse_args(["--host", "0.0.0.0"])
+    key = server.admin_key(args)
+    assert key and len(key) > 20, "no key given: a random one nobody knows"
+    command = server.server_command(args, dist, tmp_path, "p_", (1, 2), key)
+    apis = "model-repository,shared-memory,trace,logging"
+    assert f"--http-restricted-api={apis}:admin-key={key}" in command
+    assert f"--grpc-restricted-protocol={apis}:admin-key={key}" in command
+    assert "--http-address=127.0.0.1" in command, "Triton itself stays behind the front door"
+    monkeypatch.setenv(server.ADMIN_KEY_ENV, "chosen")
+    assert server.admin_key(server.parse_args(["--host", "0.0.0.0"])) == "chosen"
 
 
 def test_backend_dir_holds_the_stub_for_this_python(tmp_path):
@@ -52,3 +70,69 @@ def test_serves_then_stops_cleanly(tmp_path, signum):
 def test_missing_repository_is_a_clear_error(tmp_path, capsys):
     assert server.main(["--model-repository", str(tmp_path / "nope")]) == 2
     assert "no model repository" in capsys.readouterr().err
+
+
+def test_safe_set_up_refuses_callers_without_certificate_or_admin_header(tmp_path):
+    """The launcher's own flags: mutual TLS on both doors, a request size limit, and the
+    administrative APIs behind the admin-key header."""
+    import gevent.ssl
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    from tests.support.certs import make_certs
+
+    certs = make_certs(tmp_path)
+    running = start_server(ECHO, tmp_path / "server.log", timeout=60, extra=[
+        "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key),
+        "--tls-ca", str(certs.ca), "--admin-key", "k3y", "--max-request-bytes", str(1 << 20)])
+
+    def https(cert=None, key=None):
+        def context():
+            made = gevent.ssl.create_default_context(cafile=str(certs.ca))
+            if cert is not None:
+                made.load_cert_chain(str(cert), str(key))
+            return made
+        return httpclient.InferenceServerClient(running.http_url, ssl=True, network_timeout=10,
+                                                connection_timeout=10, ssl_context_factory=context)
+
+    def grpcs(cert=None, key=None):
+        return grpcclient.InferenceServerClient(
+            running.grpc_url, ssl=True, root_certificates=str(certs.ca),
+            certificate_chain=None if cert is None else str(cert),
+            private_key=None if key is None else str(key))
+
+    def echo(client, module, size=3):
+        x = module.InferInput("x", [1, size], "FP32")
+        x.set_data_from_numpy(np.ones((1, size), dtype=np.float32))
+        return client.infer("echo", [x]).as_numpy("y")
+
+    try:
+        with https(certs.client_cert, certs.client_key) as client:
+            assert echo(client, httpclient).tolist() == [[2, 2, 2]]
+            with pytest.raises(InferenceServerException) as refused:
+                client.get_model_repository_index()
+            assert refused.value.status() == "403"
+            with pytest.raises(InferenceServerException) as refused:
+                client.load_model("echo")
+            assert refused.value.status() == "403"
+            assert client.get_model_repository_index(headers={"admin-key": "k3y"})
+            with pytest.raises(InferenceServerException) as too_big:
+                echo(client, httpclient, size=300_000)  # 1.2 MB body
+            assert too_big.value.status() == "413"
+        with grpcs(certs.client_cert, certs.client_key) as client:
+            assert echo(client, grpcclient).tolist() == [[2, 2, 2]]
+            with pytest.raises(InferenceServerException, match="admin-key"):
+                client.update_log_settings({"log_file": "/tmp/elsewhere.log"})
+            assert client.get_model_repository_index(
+                headers={"triton-grpc-protocol-admin-key": "k3y"}).models
+            with pytest.raises(InferenceServerException) as too_big:
+                echo(client, grpcclient, size=300_000)
+            assert str(too_big.value.status()) == "StatusCode.RESOURCE_EXHAUSTED"
+        for cert, key in ((None, None), (certs.stranger_cert, certs.stranger_key)):
+            with https(cert, key) as client, pytest.raises((OSError, http.client.HTTPException)):
+                client.is_server_ready()
+            with grpcs(cert, key) as client, pytest.raises(InferenceServerException):
+                client.is_server_ready(client_timeout=10)
+    finally:
+        code = running.stop()
+    assert code == 0, running.log.read_text()[-3000:]

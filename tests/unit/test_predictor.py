@@ -70,3 +70,16 @@ def test_gpu_predictor_runs_on_a_gpu(repository):
         pytest.skip("needs a GPU build of Paddle and an NVIDIA GPU (this machine has neither)")
     det = Predictor(repository / "text_det" / "1", PredictorOptions(), Device("GPU", 0))
     assert det(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
+
+
+def test_input_shapes_outside_the_configured_sizes_are_refused():
+    from paddle_python.errors import InputError
+    from paddle_python.predictor import check_input_shape
+
+    options = PredictorOptions(input_heights=(320, 640), input_widths=(320, 640))
+    check_input_shape(np.zeros((2, 3, 640, 320), np.float32), options)
+    with pytest.raises(InputError, match=r"height 352 \(shape \[3, 352, 320\]\).*320, 640"):
+        check_input_shape(np.zeros((1, 3, 352, 320), np.float32), options)
+    with pytest.raises(InputError, match="width 1000"):
+        check_input_shape(np.zeros((1, 3, 320, 1000), np.float32), options)
+    check_input_shape(np.zeros((1, 3, 48, 1000), np.float32), PredictorOptions())

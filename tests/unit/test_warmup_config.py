@@ -69,3 +69,21 @@ def test_preprocess_warms_up_with_a_real_image_of_the_declared_size(repository):
     data = (repository / "ocr_preprocess" / "warmup" / value["input_data_file"]).read_bytes()
     assert [int(d) for d in value["dims"]] == [len(data)]
     assert decode_image(data).shape[2] == 3
+
+
+def test_paddle_models_accept_exactly_the_shapes_the_pipeline_produces(repository):
+    config = PipelineConfig.from_repository(repository)
+    assert config.det_predictor.input_heights == config.resize.det_bucket_sides
+    assert config.det_predictor.input_widths == config.resize.det_bucket_sides
+    assert config.rec_predictor.input_widths == config.rec.rec_width_buckets
+
+
+def test_every_model_has_a_bounded_queue(repository):
+    for config_file in sorted(repository.glob("*/config.pbtxt")):
+        config = load_model_config(config_file.parent)
+        if config.get("platform") == "ensemble":
+            continue
+        policy = config["dynamic_batching"]["default_queue_policy"]
+        assert int(policy["max_queue_size"]) > 0, config["name"]
+        assert policy.get("timeout_action", "REJECT") == "REJECT"
+        assert int(policy["default_timeout_microseconds"]) > 0

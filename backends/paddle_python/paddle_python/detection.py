@@ -43,8 +43,9 @@ class DbOptions:
     det_thresh: float = 0.3
     det_box_thresh: float = 0.6
     det_unclip_ratio: float = 1.5
-    det_max_candidates: int = 1000
+    det_max_candidates: int = 1000  # contours looked at per image
     det_use_dilation: bool = False
+    det_max_boxes: int = 500  # lines kept per image (highest detection scores): bounds the work
 
 
 def resized_shape(height: int, width: int, opts: DetResize) -> tuple[int, int]:
@@ -89,6 +90,21 @@ def check_input(batch: np.ndarray) -> None:
     if height % _STRIDE or width % _STRIDE or height == 0 or width == 0:
         raise InputError(f"detector input is {height}x{width}; both sides must be positive "
                          f"multiples of {_STRIDE}")
+
+
+def check_det_shape(det_shape: np.ndarray, prob_shape: tuple[int, ...],
+                    image_shape: tuple[int, ...]) -> None:
+    """Refuse a ``det_shape`` that does not describe this image and this probability map."""
+    values = [int(v) for v in np.ravel(det_shape)]
+    if len(values) != 4 or min(values) <= 0:
+        raise InputError(f"det_shape {values} must be four positive sizes: source h, w; resized h, w")
+    src_h, src_w, new_h, new_w = values
+    if (src_h, src_w) != tuple(image_shape[:2]):
+        raise InputError(f"det_shape says the image is {src_h}x{src_w} but image_bgr is "
+                         f"{image_shape[0]}x{image_shape[1]}")
+    if new_h > prob_shape[-2] or new_w > prob_shape[-1]:
+        raise InputError(f"det_shape says the detector saw {new_h}x{new_w} but det_prob is "
+                         f"{prob_shape[-2]}x{prob_shape[-1]}")
 
 
 def min_area_box(points: np.ndarray) -> tuple[np.ndarray, float]:
@@ -165,8 +181,12 @@ def db_boxes(
         scores.append(score)
     if not boxes:
         return np.zeros((0, 4, 2), dtype=np.float32), np.zeros((0,), dtype=np.float32)
-    order = reading_order(np.stack(boxes))
-    return np.stack(boxes)[order], np.array(scores, dtype=np.float32)[order]
+    boxes, scores = np.stack(boxes), np.array(scores, dtype=np.float32)
+    if len(boxes) > opts.det_max_boxes:
+        best = np.sort(np.argsort(-scores, kind="stable")[: opts.det_max_boxes])
+        boxes, scores = boxes[best], scores[best]
+    order = reading_order(boxes)
+    return boxes[order], scores[order]
 
 
 def reading_order(boxes: np.ndarray) -> list[int]:

@@ -59,6 +59,7 @@ async def read_text(
     recognize: Recognize,
 ) -> OcrResult:
     """Detection map of ``image`` -> the text lines it holds."""
+    detection.check_det_shape(det_shape, prob.shape, image.shape)
     boxes, _ = detection.db_boxes(prob, det_shape, db)
     if len(boxes) == 0:
         return OcrResult()

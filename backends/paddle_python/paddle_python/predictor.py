@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 MODEL_FILE = "inference.pdmodel"
 PARAMS_FILE = "inference.pdiparams"
 
@@ -40,6 +42,10 @@ class PredictorOptions:
     trt_opt_shape: tuple[int, ...] = ()
     trt_max_shape: tuple[int, ...] = ()
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8)  # batch sizes the predictor is run with
+    # Heights / widths the predictor accepts (empty: any). A caller cannot make Paddle build
+    # caches for shapes nobody warmed up: oneDNN keeps memory for every distinct input shape.
+    input_heights: tuple[int, ...] = ()
+    input_widths: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,17 @@ class Predictor:
             self._input.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
             self._predictor.run()
             return self._output.copy_to_cpu()
+
+
+def check_input_shape(batch: np.ndarray, options: PredictorOptions, name: str = "x") -> None:
+    """Refuse an input whose height or width is not one the model was set up for."""
+    for axis, label, allowed in ((-2, "height", options.input_heights),
+                                 (-1, "width", options.input_widths)):
+        if allowed and batch.shape[axis] not in allowed:
+            raise InputError(
+                f"input {name!r} has {label} {batch.shape[axis]} (shape {list(batch.shape[1:])}); "
+                f"this model takes {label}s {', '.join(map(str, allowed))}: pad to one of them"
+            )
 
 
 def ignore_termination_signals() -> None:

@@ -2,9 +2,12 @@
 
 Triton 2.51.0 comes from the ``nvidia-pytriton`` wheel, used only as a distribution of the
 server binary and its Python backend. The launcher gives the server a backend directory
-whose Python backend has the stub built for the running Python, points the stub at this
-virtual environment, binds to loopback unless told otherwise, reports readiness, and on
-SIGINT/SIGTERM lets Triton drain and stop its stubs, then removes their shared memory.
+whose Python backend has the stub built for the running Python and points the stub at this
+virtual environment. Triton listens on internal loopback ports; the public ports are the
+front doors (``frontdoor.py``: size limits, TLS), bound to loopback unless told otherwise.
+The launcher reports readiness, restarts the server when a stub dies (Triton 2.51 does not),
+and on SIGINT/SIGTERM drains the doors, lets Triton stop its stubs, then removes their
+shared memory.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import argparse
 import ctypes
 import importlib.util
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -25,8 +30,20 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .frontdoor import DEFAULT_MAX_REQUEST_BYTES, UPSTREAM_HOST, FrontDoor, FrontDoorOptions
+
 SHM_DIR = Path("/dev/shm")
-SHM_DEFAULT_BYTES = 32 * 1024 * 1024  # per stub; regions grow by the same step when needed
+SHM_DEFAULT_BYTES = 64 * 1024 * 1024  # per stub; regions grow by the same step when needed
+STUB_NAME = "triton_python_backend_stub"
+# Triton's administrative APIs: they change what the server loads, logs or traces, or map
+# shared memory. Beyond loopback they need this header (gRPC metadata
+# ``triton-grpc-protocol-admin-key``).
+ADMIN_APIS = ("model-repository", "shared-memory", "trace", "logging")
+ADMIN_HEADER = "admin-key"
+ADMIN_KEY_ENV = "OCR_ADMIN_KEY"
+WATCH_INTERVAL_S = 0.5  # how often the launcher checks that every stub is alive
+RESTART_LIMIT = 5  # restarts allowed within RESTART_WINDOW_S before the launcher gives up
+RESTART_WINDOW_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class TritonDistribution:
     @property
     def stub(self) -> Path:
         version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        return self.root / "python_backend_stubs" / version / "triton_python_backend_stub"
+        return self.root / "python_backend_stubs" / version / STUB_NAME
 
 
 def make_backend_dir(dist: TritonDistribution, parent: Path) -> Path:
@@ -103,12 +120,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds to wait for /v2/health/ready before giving up")
     parser.add_argument("--shm-bytes", type=int, default=SHM_DEFAULT_BYTES,
                         help="Python-backend shared memory per stub, and its growth step")
+    parser.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
+                        help="largest HTTP body or gRPC message accepted (default 64 MiB)")
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate: HTTPS and gRPC over TLS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument("--tls-ca", type=Path,
+                        help="PEM CA: clients must present a certificate it signed (mutual TLS)")
+    parser.add_argument("--admin-key", default=os.environ.get(ADMIN_KEY_ENV),
+                        help=f"value of the {ADMIN_HEADER!r} header that opens the administrative "
+                             f"APIs (default: ${ADMIN_KEY_ENV}); required for them whenever "
+                             "--host is not loopback")
     parser.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def admin_key(args: argparse.Namespace) -> str | None:
+    """The key that opens Triton's administrative APIs, or None to leave them open.
+
+    Beyond loopback they are always closed behind a header: with no key given, behind a
+    random one nobody knows.
+    """
+    if args.admin_key:
+        return args.admin_key
+    return None if is_loopback(args.host) else secrets.token_urlsafe(32)
+
+
 def server_command(args: argparse.Namespace, dist: TritonDistribution, backend_dir: Path,
-                   shm_prefix: str) -> list[str]:
+                   shm_prefix: str, internal_ports: tuple[int, int] = (0, 0),
+                   key: str | None = None) -> list[str]:
+    """tritonserver's command line: HTTP and gRPC on internal loopback ports behind the front
+    doors, metrics where asked, models loaded once (no model control for clients)."""
+    http_port, grpc_port = internal_ports
+    restricted = []
+    if key is not None:
+        apis = ",".join(ADMIN_APIS)
+        restricted = [f"--http-restricted-api={apis}:{ADMIN_HEADER}={key}",
+                      f"--grpc-restricted-protocol={apis}:{ADMIN_HEADER}={key}"]
     python_config = {
         "shm-default-byte-size": args.shm_bytes,
         "shm-growth-byte-size": args.shm_bytes,
@@ -118,9 +169,10 @@ def server_command(args: argparse.Namespace, dist: TritonDistribution, backend_d
         str(dist.binary),
         f"--model-repository={args.model_repository.resolve()}",
         f"--backend-directory={backend_dir}",
-        f"--http-address={args.host}", f"--http-port={args.http_port}",
-        f"--grpc-address={args.host}", f"--grpc-port={args.grpc_port}",
+        f"--http-address={UPSTREAM_HOST}", f"--http-port={http_port}",
+        f"--grpc-address={UPSTREAM_HOST}", f"--grpc-port={grpc_port}",
         f"--metrics-address={args.host}", f"--metrics-port={args.metrics_port}",
+        *restricted,
         "--allow-metrics=true", "--allow-gpu-metrics=false",
         "--model-control-mode=none",
         f"--exit-timeout-secs={args.exit_timeout}",
@@ -130,10 +182,11 @@ def server_command(args: argparse.Namespace, dist: TritonDistribution, backend_d
     ]
 
 
-def wait_ready(url: str, process: subprocess.Popen, timeout: float) -> bool:
-    """Poll ``/v2/health/ready`` until it answers 200, the server exits, or time runs out."""
+def wait_ready(url: str, process: subprocess.Popen, timeout: float, stopping: list[int]) -> bool:
+    """Poll ``/v2/health/ready`` until it answers 200, the server exits, we are asked to
+    stop, or time runs out."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and process.poll() is None and not stopping:
         try:
             with urllib.request.urlopen(url, timeout=2) as reply:
                 if reply.status == 200:
@@ -158,42 +211,126 @@ def remove_shm(prefix: str) -> list[Path]:
     return left
 
 
+def stub_pids(server_pid: int) -> dict[int, str]:
+    """Live Python-backend stubs of a ``tritonserver`` process: pid -> the model they serve."""
+    stubs = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        state, parent = fields[0], int(fields[1])
+        if parent == server_pid and state != "Z" and argv[0].endswith(STUB_NAME.encode()):
+            stubs[int(entry.name)] = Path(argv[1].decode(errors="replace")).parent.parent.name
+    return stubs
+
+
+def watch(process: subprocess.Popen, stubs: dict[int, str], stopping: list[int]) -> str | None:
+    """Wait while the server is healthy. Returns why it is not (a stub or the server died),
+    or None when it exited because it was asked to stop."""
+    while not stopping:
+        code = process.poll()
+        if code is not None:
+            return None if stopping else f"tritonserver exited unexpectedly with {code}"
+        dead = set(stubs) - set(stub_pids(process.pid))
+        if dead:
+            pid = min(dead)
+            return f"the stub of model {stubs[pid]!r} (pid {pid}) died"
+        time.sleep(WATCH_INTERVAL_S)
+    return None
+
+
+class Restarts:
+    """Counts restarts; too many in a short time means restarting does not help."""
+
+    def __init__(self, limit: int = RESTART_LIMIT, window_s: float = RESTART_WINDOW_S):
+        self.limit, self.window_s, self.times = limit, window_s, []
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.times = [t for t in self.times if now - t < self.window_s] + [now]
+        return len(self.times) <= self.limit
+
+
+def free_port() -> int:
+    """A free loopback TCP port for one of Triton's internal endpoints."""
+    with socket.socket() as probe:
+        probe.bind((UPSTREAM_HOST, 0))
+        return probe.getsockname()[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.model_repository.is_dir():
         print(f"ocr-server: no model repository at {args.model_repository}", file=sys.stderr)
         return 2
     dist = TritonDistribution.find()
+    internal = (free_port(), free_port())
+    door = FrontDoor(FrontDoorOptions(
+        args.host, args.http_port, args.grpc_port, *internal, args.max_request_bytes,
+        args.tls_cert, args.tls_key, args.tls_ca))
+    door.start()  # the public ports are taken now, before minutes of model loading
     runtime = Path(tempfile.mkdtemp(prefix="ocr-server-"))
     shm_prefix = f"ocr_server_{os.getpid()}_"
-    command = server_command(args, dist, make_backend_dir(dist, runtime), shm_prefix)
-    # A session of its own: a terminal's Ctrl-C reaches the launcher alone, which then asks
-    # Triton to drain instead of every stub dying at once.
-    process = subprocess.Popen(command, env=server_env(dist), start_new_session=True,
-                               preexec_fn=_die_with_parent)
-    signals = []
+    command = server_command(args, dist, make_backend_dir(dist, runtime), shm_prefix, internal,
+                             admin_key(args))
+    stopping: list[int] = []
+    current: list[subprocess.Popen] = []
 
-    def forward(signum: int, _frame: object) -> None:
-        signals.append(signum)
-        process.send_signal(signal.SIGTERM if len(signals) == 1 else signal.SIGKILL)
+    def on_signal(signum: int, _frame: object) -> None:
+        """First signal: drain and stop (in the main loop). Second: stop now."""
+        stopping.append(signum)
+        if len(stopping) > 1 and current:
+            _kill_group(current[-1], wait=False)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    ready_url = f"http://{UPSTREAM_HOST}:{internal[0]}/v2/health/ready"
+    scheme = "https" if args.tls_cert else "http"
+    restarts = Restarts()
+    code = 1
     try:
-        ready_url = f"http://{_url_host(args.host)}:{args.http_port}/v2/health/ready"
-        if wait_ready(ready_url, process, args.ready_timeout):
-            print(f"ocr-server: ready; HTTP {args.host}:{args.http_port}, gRPC "
-                  f"{args.host}:{args.grpc_port}, metrics {args.host}:{args.metrics_port}",
-                  flush=True)
-        elif process.poll() is None and not signals:
-            print(f"ocr-server: not ready after {args.ready_timeout:.0f} s; stopping",
-                  file=sys.stderr, flush=True)
-            process.send_signal(signal.SIGTERM)
-        code = process.wait()
+        while True:
+            # A session of its own: a terminal's Ctrl-C reaches the launcher alone, which then
+            # drains the doors and asks Triton to stop, instead of every stub dying at once.
+            process = subprocess.Popen(command, env=server_env(dist), start_new_session=True,
+                                       preexec_fn=_die_with_parent)
+            current.append(process)
+            if not wait_ready(ready_url, process, args.ready_timeout, stopping):
+                if process.poll() is None and not stopping:
+                    print(f"ocr-server: not ready after {args.ready_timeout:.0f} s; stopping",
+                          file=sys.stderr, flush=True)
+                code = _stop(process)
+                break
+            print(f"ocr-server: ready; HTTP {scheme}://{args.host}:{args.http_port}, gRPC "
+                  f"{args.host}:{args.grpc_port}{' (TLS)' if args.tls_cert else ''}, metrics "
+                  f"{args.host}:{args.metrics_port}", flush=True)
+            fault = watch(process, stub_pids(process.pid), stopping)
+            if fault is None:
+                # Drain at the doors first: Triton refuses an ensemble's later steps and BLS
+                # calls once it is stopping, so requests must finish while it still runs.
+                door.stop(args.exit_timeout)
+                code = _stop(process)
+                break
+            # Triton 2.51 neither restarts a dead stub nor reports the model unready: requests
+            # to it fail until the process is replaced. Restart the whole server (its stubs
+            # with it) from a clean state; callers see errors, then a ready server again.
+            print(f"ocr-server: {fault}; restarting tritonserver", file=sys.stderr, flush=True)
+            _kill_group(process)
+            remove_shm(shm_prefix)
+            if not restarts.allow():
+                print(f"ocr-server: more than {RESTART_LIMIT} restarts in {RESTART_WINDOW_S:.0f} s;"
+                      " giving up", file=sys.stderr, flush=True)
+                code = 1
+                break
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        door.stop()
+        for process in current:
+            if process.poll() is None:
+                _kill_group(process)
         leaked = remove_shm(shm_prefix)
         if leaked:
             print(f"ocr-server: removed {len(leaked)} stale shared-memory regions",
@@ -201,6 +338,23 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(runtime, ignore_errors=True)
     print(f"ocr-server: tritonserver exited with {code}", file=sys.stderr, flush=True)
     return code if code >= 0 else 128 - code
+
+
+def _stop(process: subprocess.Popen) -> int:
+    """Ask Triton to finish what it holds and exit (bounded by its exit timeout)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait()
+
+
+def _kill_group(process: subprocess.Popen, wait: bool = True) -> None:
+    """SIGKILL the server and its stubs (they share its process group) and reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if wait:
+        process.wait()
 
 
 def _url_host(host: str) -> str:

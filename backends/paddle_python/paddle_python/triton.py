@@ -18,7 +18,13 @@ import triton_python_backend_utils as pb_utils
 
 from .batching import run_batched
 from .errors import InputError
-from .predictor import Device, Predictor, PredictorOptions, ignore_termination_signals
+from .predictor import (
+    Device,
+    Predictor,
+    PredictorOptions,
+    check_input_shape,
+    ignore_termination_signals,
+)
 
 Outputs = Mapping[str, np.ndarray]
 
@@ -65,12 +71,23 @@ def response(outputs: Outputs) -> Any:
     )
 
 
+class CalleeError(Exception):
+    """A BLS call failed; carries the callee's status code (UNAVAILABLE when its queue is full)."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
 def error_response(exc: BaseException, model: str) -> Any:
-    """INVALID_ARG when the input was at fault, INTERNAL (and a logged trace) otherwise."""
+    """INVALID_ARG when the input was at fault, the callee's code when a BLS call failed,
+    INTERNAL (and a logged trace) otherwise."""
     if isinstance(exc, InputError):
         return pb_utils.InferenceResponse(
             error=pb_utils.TritonError(f"{model}: {exc}", pb_utils.TritonError.INVALID_ARG)
         )
+    if isinstance(exc, CalleeError):
+        return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{model}: {exc}", exc.code))
     pb_utils.Logger.log_error(f"{model}: {traceback.format_exc()}")
     return pb_utils.InferenceResponse(
         error=pb_utils.TritonError(f"{model}: internal error: {exc}", pb_utils.TritonError.INTERNAL)
@@ -97,21 +114,21 @@ def predictor_responses(
     model: str,
     requests: Sequence[Any],
     input_name: str,
-    predictor: Callable[[np.ndarray], np.ndarray],
-    batch_sizes: Sequence[int],
+    predictor: Predictor,
     outputs: Callable[[np.ndarray], Outputs],
     check: Callable[[np.ndarray], None] | None = None,
 ) -> list[Any]:
     """Run every request's input through one predictor in as few runs as shapes allow.
 
-    A request whose input cannot be read, or that ``check`` refuses, fails alone; a failing
-    predictor run fails the requests it held.
+    A request whose input cannot be read, has a shape the predictor is not set up for, or
+    that ``check`` refuses, fails alone; a failing predictor run fails the requests it held.
     """
     results: list[Any] = [None] * len(requests)
     arrays, owners = [], []
     for index, request in enumerate(requests):
         try:
             array = input_array(request, input_name)
+            check_input_shape(array, predictor.options, input_name)
             if check is not None:
                 check(array)
             arrays.append(array)
@@ -119,7 +136,7 @@ def predictor_responses(
         except Exception as exc:
             results[index] = error_response(exc, model)
     try:
-        for index, out in zip(owners, run_batched(arrays, predictor, batch_sizes)):
+        for index, out in zip(owners, run_batched(arrays, predictor, predictor.options.batch_sizes)):
             results[index] = respond(model, out, outputs)
     except Exception as exc:
         for index in owners:
@@ -139,7 +156,8 @@ async def infer(model: str, inputs: Outputs, output_names: Sequence[str],
         )
         reply = await request.async_exec()
         if reply.has_error():
-            raise RuntimeError(f"{model}: {reply.error().message()}")
+            error = reply.error()
+            raise CalleeError(f"{model}: {error.message()}", error.code())
         return reply
 
     rows = len(next(iter(inputs.values())))

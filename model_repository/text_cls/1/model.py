@@ -13,7 +13,7 @@ class TritonPythonModel:
 
     def execute(self, requests):
         return triton.predictor_responses(self.name, requests, "x", self.predictor,
-                                          self.options.batch_sizes, self._outputs)
+                                          self._outputs)
 
     @staticmethod
     def _outputs(probs):

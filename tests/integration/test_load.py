@@ -1,0 +1,152 @@
+"""Under load: results never mixed up, bad requests fail alone inside a batch, and a flood
+is turned away at once by the bounded queues, after which the server answers normally."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from tests.support.calls import MODULES, image_input, ocr
+from tests.support.render import LATIN, render, squash
+
+DISTINCT = [f"No {n}" for n in range(1000, 100000, 1999)][:48]  # 48 different texts
+REQUESTS_PER_PROTOCOL = 1000
+
+
+def stats(http, model: str) -> tuple[int, int, int]:
+    """(requests that succeeded, that failed, executions) so far for ``model``."""
+    (entry,) = http.get_inference_statistics(model)["model_stats"]
+    counts = entry["inference_stats"]
+    return (int(counts["success"]["count"]), int(counts["fail"]["count"]),
+            int(entry["execution_count"]))
+
+
+def delta(before: tuple[int, ...], after: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(a - b for a, b in zip(after, before))
+
+
+@pytest.fixture(scope="module")
+def distinct_images() -> list[bytes]:
+    return [render([text], size=(320, 96), font_size=36) for text in DISTINCT]
+
+
+@pytest.mark.parametrize("protocol_name", ["grpc", "http"])
+def test_no_mixed_up_results_at_concurrency_16(server, http, protocol_name, distinct_images):
+    """Thousands of requests, 16 at a time, each image with its own text: every response
+    carries the text of its own image, and requests really did share executions."""
+    local = threading.local()
+
+    def client():
+        if not hasattr(local, "client"):
+            url = server.http_url if protocol_name == "http" else server.grpc_url
+            local.client = MODULES[protocol_name].InferenceServerClient(url)
+        return local.client
+
+    def call(index: int) -> tuple[int, list[str]]:
+        which = index % len(distinct_images)
+        return which, ocr(client(), protocol_name, distinct_images[which]).texts
+
+    before = {m: stats(http, m) for m in ("ocr_preprocess", "text_det", "text_rec")}
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(call, range(REQUESTS_PER_PROTOCOL)))
+    wrong = [(DISTINCT[which], texts) for which, texts in results
+             if [squash(t) for t in texts] != [squash(DISTINCT[which])]]
+    assert not wrong, f"{len(wrong)} responses did not match their image, e.g. {wrong[:3]}"
+    for model, counts in before.items():
+        succeeded, failed, executions = delta(counts, stats(http, model))
+        assert succeeded >= REQUESTS_PER_PROTOCOL and failed == 0, model
+        assert executions < succeeded, f"{model} never batched: {executions} for {succeeded}"
+
+
+def direct_input(array: np.ndarray):
+    tensor = MODULES["grpc"].InferInput("x", list(array.shape), "FP32")
+    tensor.set_data_from_numpy(array)
+    return tensor
+
+
+@pytest.mark.parametrize("model,blocker,good,bad,every,message", [
+    ("text_rec", (8, 3, 48, 1280), (1, 3, 48, 320), (1, 3, 48, 1000), 4, "width 1000"),
+])
+def test_a_bad_request_batched_with_good_ones_fails_alone(server, http, model, blocker, good, bad,
+                                                          every, message):
+    """A slow request keeps the model busy while 32 more queue, every ``every``-th one bad: the
+    batcher takes them in order, so once batches average ``every`` requests, bad ones shared
+    executions with good ones. (text_rec takes ragged batches; text_det batches only inputs of
+    one shape, so a refused shape never shares its execution. test_ocr.py covers the ensemble.)"""
+    import tritonclient.grpc as grpcclient
+
+    shapes = [bad if i % every == 0 else good for i in range(32)]
+    results: dict[int, object] = {}
+    finished = threading.Event()
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+
+    def callback(index: int):
+        def record(result, error):
+            results[index] = error if error is not None else result
+            if len(results) == len(shapes):
+                finished.set()
+        return record
+
+    before = stats(http, model)
+    client.async_infer(model, [direct_input(np.zeros(blocker, np.float32))], callback=lambda *_: None)
+    for index, shape in enumerate(shapes):
+        client.async_infer(model, [direct_input(np.full(shape, 0.5, np.float32))],
+                           callback=callback(index))
+    assert finished.wait(120)
+    time.sleep(0.5)  # the blocker's statistics
+    client.close()
+    for index, shape in enumerate(shapes):
+        if shape == bad:
+            assert isinstance(results[index], InferenceServerException)
+            assert message in results[index].message()
+        else:
+            assert not isinstance(results[index], InferenceServerException), results[index].message()
+    # The Python backend answers a refused request with an error response inside a successful
+    # execution, so Triton counts all 32 as executed; the executions show the batching.
+    succeeded, failed, executions = delta(before, stats(http, model))
+    assert (succeeded, failed) == (33, 0)
+    assert (executions - 1) * every <= 32, f"{executions - 1} executions for 32 requests"
+
+
+def test_a_flood_is_refused_at_once_and_the_server_recovers(server, grpc):
+    """300 requests at once: the bounded queues turn the excess away with UNAVAILABLE
+    without making it wait, the rest succeed, and the next request is served normally."""
+    import tritonclient.grpc as grpcclient
+
+    image = render(LATIN)
+    flood = 300
+    outcomes: list[tuple[float, object]] = []
+    lock, finished = threading.Lock(), threading.Event()
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+
+    def callback(sent: float):
+        def record(result, error):
+            with lock:
+                outcomes.append((time.monotonic() - sent, error))
+                if len(outcomes) == flood:
+                    finished.set()
+        return record
+
+    started = time.monotonic()
+    for _ in range(flood):
+        client.async_infer("ocr", [image_input("grpc", image)], callback=callback(time.monotonic()))
+    assert finished.wait(300), "the flood was not answered"
+    duration = time.monotonic() - started
+    refused = [(t, e) for t, e in outcomes if e is not None]
+    served = [t for t, e in outcomes if e is None]
+    assert refused and served
+    for _, error in refused:
+        assert str(error.status()) == "StatusCode.UNAVAILABLE", error.message()
+        assert "Exceeds maximum queue size" in error.message()
+    # Refusals come while the accepted requests are still being worked on, not after them.
+    assert np.median([t for t, _ in refused]) < 0.5 * max(served)
+    start = time.monotonic()
+    assert [squash(t) for t in ocr(grpc, "grpc", image).texts] == [squash(t) for t in LATIN]
+    recovery = time.monotonic() - start
+    assert recovery < max(2.0, 0.25 * duration), f"first request after the flood took {recovery:.1f} s"
+    client.close()
