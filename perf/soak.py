@@ -69,6 +69,24 @@ def sample(server: RunningServer, start: float) -> Sample:
                   open_fds(pids + [server.process.pid]), len(regions), shm_bytes / 2**20)
 
 
+def shm_by_model(server: RunningServer) -> dict[str, float]:
+    """MB of shared memory per model: each stub names its region on its command line."""
+    sizes = {region.name: region.stat().st_size / 2**20 for region in server.shm_regions()
+             if region.exists()}
+    out: dict[str, float] = {}
+    for pid in children(server.process.pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        names = [a.decode(errors="replace") for a in argv]
+        model = next((Path(a).parent.parent.name for a in names if a.endswith("model.py")), None)
+        region = next((a for a in names if a in sizes), None)
+        if model and region:
+            out[model] = out.get(model, 0.0) + sizes[region]
+    return out
+
+
 def ocr_counts(http_url: str) -> tuple[int, int]:
     """(succeeded, failed) ``ocr`` requests so far."""
     stats = model_stats(http_url)["ocr"]["inference_stats"]
@@ -76,16 +94,20 @@ def ocr_counts(http_url: str) -> tuple[int, int]:
 
 
 def soak(server: RunningServer, data: Path, seconds: int, concurrency: int
-         ) -> tuple[list[Sample], tuple[int, int], str]:
+         ) -> tuple[list[Sample], tuple[int, int], str, list[tuple[float, dict[str, float]]]]:
     """Run the load, sampling in the background; returns samples, request counts, and what
     perf_analyzer reported (or its error)."""
     samples: list[Sample] = []
+    shm_log: list[tuple[float, dict[str, float]]] = []
     stop = threading.Event()
     start = time.monotonic()
 
     def sampler() -> None:
         while not stop.is_set():
             samples.append(sample(server, start))
+            by_model = shm_by_model(server)
+            if not shm_log or shm_log[-1][1] != by_model:
+                shm_log.append((samples[-1].seconds, by_model))
             stop.wait(SAMPLE_EVERY_S)
 
     thread = threading.Thread(target=sampler, daemon=True)
@@ -102,7 +124,7 @@ def soak(server: RunningServer, data: Path, seconds: int, concurrency: int
         stop.set()
         thread.join()
     after = ocr_counts(server.http_url)
-    return samples, (after[0] - before[0], after[1] - before[1]), outcome
+    return samples, (after[0] - before[0], after[1] - before[1]), outcome, shm_log
 
 
 def verdict(samples: list[Sample], counts: tuple[int, int]) -> list[tuple[str, bool, str]]:
@@ -126,7 +148,8 @@ def verdict(samples: list[Sample], counts: tuple[int, int]) -> list[tuple[str, b
 
 
 def report(name: str, minutes: float, concurrency: int, images: int, ready_s: float,
-           samples: list[Sample], counts: tuple[int, int], outcome: str, exit_code: int) -> str:
+           samples: list[Sample], counts: tuple[int, int], outcome: str, exit_code: int,
+           shm_log: list[tuple[float, dict[str, float]]]) -> str:
     checks = verdict(samples, counts)
     lines = [
         f"# Soak `{name}`", "",
@@ -144,6 +167,12 @@ def report(name: str, minutes: float, concurrency: int, images: int, ready_s: fl
     for s in samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else []):
         lines.append(f"| {s.seconds:.0f} | {s.rss_mb:.0f} | {s.pss_mb:.0f} | {s.fds} | "
                      f"{s.shm_regions} | {s.shm_mb:.0f} |")
+    lines += ["", "Shared memory per model (MB), whenever it changed:", "",
+              "| s | " + " | ".join(sorted(shm_log[0][1])) + " |",
+              "|---|" + "---|" * len(shm_log[0][1])]
+    for seconds, by_model in shm_log:
+        lines.append(f"| {seconds:.0f} | " + " | ".join(f"{by_model.get(m, 0):.0f}"
+                                                       for m in sorted(shm_log[0][1])) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -159,11 +188,12 @@ def main() -> int:
     data = write_input_data(images, WORK / "mixed.json")
     server, ready_s = serve(REPOSITORY, WORK / "soak-server.log")
     try:
-        samples, counts, outcome = soak(server, data, int(args.minutes * 60), args.concurrency)
+        samples, counts, outcome, shm_log = soak(server, data, int(args.minutes * 60),
+                                                 args.concurrency)
     finally:
         exit_code = server.stop()
     text = report(args.name, args.minutes, args.concurrency, len(images), ready_s, samples,
-                  counts, outcome, exit_code)
+                  counts, outcome, exit_code, shm_log)
     (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
     passed = all(ok for _, ok, _ in verdict(samples, counts)) and exit_code == 0

@@ -51,12 +51,18 @@ def merge(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
 
 
 def rec_widths(widths: str) -> dict[str, dict[str, str]]:
-    key = '{{ key: "rec_width_buckets", value: {{ string_value: "{}" }} }}'
-    return {"ocr_postprocess": {key.format("320,480,640,960,1280"): key.format(widths)}}
+    """Other recognition width buckets, in ocr_postprocess and in what text_rec accepts
+    (its warm-up still covers only the configured widths)."""
+    current = "320,480,640,960,1280"
+    out = {}
+    for model, name in (("ocr_postprocess", "rec_width_buckets"), ("text_rec", "input_widths")):
+        key = '{{ key: "%s", value: {{ string_value: "{}" }} }}' % name
+        out[model] = {key.format(current): key.format(widths)}
+    return out
 
 
 def queue_delay(model: str, old: int, new: int) -> dict[str, dict[str, str]]:
-    text = "dynamic_batching {{ max_queue_delay_microseconds: {} }}"
+    text = "max_queue_delay_microseconds: {}"
     return {model: {text.format(old): text.format(new)}}
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from .frontdoor import DEFAULT_MAX_REQUEST_BYTES, UPSTREAM_HOST, FrontDoor, FrontDoorOptions
 
 SHM_DIR = Path("/dev/shm")
-SHM_DEFAULT_BYTES = 64 * 1024 * 1024  # per stub; regions grow by the same step when needed
+SHM_DEFAULT_BYTES = 32 * 1024 * 1024  # per stub; regions grow by the same step when needed
 STUB_NAME = "triton_python_backend_stub"
 # Triton's administrative APIs: they change what the server loads, logs or traces, or map
 # shared memory. Beyond loopback they need this header (gRPC metadata
