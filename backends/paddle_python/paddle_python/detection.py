@@ -89,7 +89,7 @@ def check_input(batch: np.ndarray) -> None:
     height, width = batch.shape[-2:]
     if height % _STRIDE or width % _STRIDE or height == 0 or width == 0:
         raise InputError(f"detector input is {height}x{width}; both sides must be positive "
-                         f"multiples of {_STRIDE}")
+                         f"multiples of {_STRIDE}", "bad_shape")
 
 
 def check_det_shape(det_shape: np.ndarray, prob_shape: tuple[int, ...],
@@ -97,14 +97,15 @@ def check_det_shape(det_shape: np.ndarray, prob_shape: tuple[int, ...],
     """Refuse a ``det_shape`` that does not describe this image and this probability map."""
     values = [int(v) for v in np.ravel(det_shape)]
     if len(values) != 4 or min(values) <= 0:
-        raise InputError(f"det_shape {values} must be four positive sizes: source h, w; resized h, w")
+        raise InputError(f"det_shape {values} must be four positive sizes: source h, w; "
+                         "resized h, w", "bad_det_shape")
     src_h, src_w, new_h, new_w = values
     if (src_h, src_w) != tuple(image_shape[:2]):
         raise InputError(f"det_shape says the image is {src_h}x{src_w} but image_bgr is "
-                         f"{image_shape[0]}x{image_shape[1]}")
+                         f"{image_shape[0]}x{image_shape[1]}", "bad_det_shape")
     if new_h > prob_shape[-2] or new_w > prob_shape[-1]:
         raise InputError(f"det_shape says the detector saw {new_h}x{new_w} but det_prob is "
-                         f"{prob_shape[-2]}x{prob_shape[-1]}")
+                         f"{prob_shape[-2]}x{prob_shape[-1]}", "bad_det_shape")
 
 
 def min_area_box(points: np.ndarray) -> tuple[np.ndarray, float]:

@@ -2,4 +2,12 @@
 
 
 class InputError(ValueError):
-    """The request's input is unusable; reported to the caller as INVALID_ARG."""
+    """The request's input is unusable; reported to the caller as INVALID_ARG.
+
+    ``reason`` is a short fixed label (``empty``, ``undecodable``, ...) for the rejected-inputs
+    metric; the message is for the caller.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid"):
+        super().__init__(message)
+        self.reason = reason

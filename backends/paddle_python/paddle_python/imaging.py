@@ -35,28 +35,31 @@ def decode_image(data: bytes | np.ndarray, limits: ImageLimits = ImageLimits()) 
     """Decode one encoded image file into a contiguous ``H x W x 3`` uint8 BGR array."""
     data = bytes(memoryview(data)) if isinstance(data, np.ndarray) else data
     if len(data) == 0:
-        raise InputError("image is empty (0 bytes)")
+        raise InputError("image is empty (0 bytes)", "empty")
     if len(data) > limits.max_image_bytes:
         raise InputError(
-            f"image is {len(data)} bytes, more than max_image_bytes={limits.max_image_bytes}"
+            f"image is {len(data)} bytes, more than max_image_bytes={limits.max_image_bytes}",
+            "too_many_bytes",
         )
     try:
         image = Image.open(io.BytesIO(data))
     except Exception:
         raise InputError(
             f"cannot decode image ({len(data)} bytes): not a JPEG, PNG, BMP, WebP, TIFF or "
-            "other known image format"
+            "other known image format", "undecodable"
         ) from None
     width, height = image.size
     if width * height > limits.max_image_pixels:
         raise InputError(
-            f"image is {width}x{height} pixels, more than max_image_pixels={limits.max_image_pixels}"
+            f"image is {width}x{height} pixels, more than max_image_pixels={limits.max_image_pixels}",
+            "too_many_pixels",
         )
     try:
         image.load()
         return to_bgr(ImageOps.exif_transpose(image))
     except Exception as exc:  # Pillow raises many types for corrupt data.
-        raise InputError(f"cannot decode image ({len(data)} bytes): {exc}") from None
+        raise InputError(f"cannot decode image ({len(data)} bytes): {exc}",
+                         "undecodable") from None
 
 
 def to_bgr(image: Image.Image) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 import numpy as np
 
-from . import classification, detection, recognition
+from . import classification, detection, metrics, recognition
 from .batching import group_by_shape, run_batched
 from .classification import ClsOptions
 from .detection import DbOptions, DetResize
@@ -37,6 +37,7 @@ class BlsOptions:
     cls_model: str = "text_cls"
     rec_model: str = "text_rec"
     bls_max_batch: int = 8  # crops per BLS request: at most the callee's max_batch_size
+    bls_max_in_flight: int = 4  # BLS requests out at once: bounds this stub's shared memory
 
 
 @dataclass
@@ -60,18 +61,22 @@ async def read_text(
 ) -> OcrResult:
     """Detection map of ``image`` -> the text lines it holds."""
     detection.check_det_shape(det_shape, prob.shape, image.shape)
-    boxes, _ = detection.db_boxes(prob, det_shape, db)
+    with metrics.stage("boxes"):
+        boxes, _ = detection.db_boxes(prob, det_shape, db)
+        crops = [detection.crop(image, box) for box in boxes]
     if len(boxes) == 0:
         return OcrResult()
-    crops = [detection.crop(image, box) for box in boxes]
     if cls.use_angle_cls:
-        angles, angle_scores = await classify(np.stack([classification.preprocess(c) for c in crops]))
+        with metrics.stage("classify"):
+            angles, angle_scores = await classify(
+                np.stack([classification.preprocess(c) for c in crops]))
         crops = classification.upright(crops, angles, angle_scores, cls)
     tensors = [recognition.preprocess(c, rec)[None] for c in crops]
     groups = list(group_by_shape(tensors).values())
-    results = await asyncio.gather(
-        *(recognize(np.concatenate([tensors[i] for i in members])) for members in groups)
-    )
+    with metrics.stage("recognize"):
+        results = await asyncio.gather(
+            *(recognize(np.concatenate([tensors[i] for i in members])) for members in groups)
+        )
     texts = [""] * len(crops)
     scores = np.zeros(len(crops), dtype=np.float32)
     for members, (group_texts, group_scores) in zip(groups, results):

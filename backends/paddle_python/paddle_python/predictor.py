@@ -153,7 +153,8 @@ def check_input_shape(batch: np.ndarray, options: PredictorOptions, name: str = 
         if allowed and batch.shape[axis] not in allowed:
             raise InputError(
                 f"input {name!r} has {label} {batch.shape[axis]} (shape {list(batch.shape[1:])}); "
-                f"this model takes {label}s {', '.join(map(str, allowed))}: pad to one of them"
+                f"this model takes {label}s {', '.join(map(str, allowed))}: pad to one of them",
+                "bad_shape",
             )
 
 

@@ -8,6 +8,7 @@ exceptions to per-request errors, and BLS calls as awaitables.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import traceback
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from . import metrics
 from .batching import run_batched
 from .errors import InputError
 from .predictor import (
@@ -56,7 +58,7 @@ def input_array(request: Any, name: str) -> np.ndarray:
     """A request's input as NumPy; a missing input is the caller's error."""
     tensor = pb_utils.get_input_tensor_by_name(request, name)
     if tensor is None:
-        raise InputError(f"missing input {name!r}")
+        raise InputError(f"missing input {name!r}", "missing_input")
     return tensor.as_numpy()
 
 
@@ -83,6 +85,8 @@ def error_response(exc: BaseException, model: str) -> Any:
     """INVALID_ARG when the input was at fault, the callee's code when a BLS call failed,
     INTERNAL (and a logged trace) otherwise."""
     if isinstance(exc, InputError):
+        if metrics.current() is not None:
+            metrics.current().rejected(exc.reason)
         return pb_utils.InferenceResponse(
             error=pb_utils.TritonError(f"{model}: {exc}", pb_utils.TritonError.INVALID_ARG)
         )
@@ -135,8 +139,15 @@ def predictor_responses(
             owners.append(index)
         except Exception as exc:
             results[index] = error_response(exc, model)
+    def run(batch: np.ndarray) -> np.ndarray:
+        with metrics.stage("predict"):
+            out = predictor(batch)
+        if metrics.current() is not None:
+            metrics.current().batch(len(batch))
+        return out
+
     try:
-        for index, out in zip(owners, run_batched(arrays, predictor, predictor.options.batch_sizes)):
+        for index, out in zip(owners, run_batched(arrays, run, predictor.options.batch_sizes)):
             results[index] = respond(model, out, outputs)
     except Exception as exc:
         for index in owners:
@@ -144,30 +155,32 @@ def predictor_responses(
     return results
 
 
-async def infer(model: str, inputs: Outputs, output_names: Sequence[str],
-                max_batch: int) -> dict[str, np.ndarray]:
-    """BLS: call another model, splitting the batch into requests of at most ``max_batch``."""
+async def infer(model: str, inputs: Outputs, output_names: Sequence[str], max_batch: int,
+                in_flight: asyncio.Semaphore | None = None) -> dict[str, np.ndarray]:
+    """BLS: call another model, splitting the batch into requests of at most ``max_batch``.
+
+    ``in_flight`` bounds how many such requests this model has out at once: their tensors
+    live in this stub's shared memory, which grows (and never shrinks) to the largest amount
+    ever in flight together.
+    """
 
     async def one(chunk: Outputs) -> Any:
-        request = pb_utils.InferenceRequest(
-            model_name=model,
-            inputs=[pb_utils.Tensor(name, np.ascontiguousarray(v)) for name, v in chunk.items()],
-            requested_output_names=list(output_names),
-        )
-        reply = await request.async_exec()
-        if reply.has_error():
-            error = reply.error()
-            raise CalleeError(f"{model}: {error.message()}", error.code())
-        return reply
+        async with in_flight or contextlib.nullcontext():
+            request = pb_utils.InferenceRequest(
+                model_name=model,
+                inputs=[pb_utils.Tensor(name, np.ascontiguousarray(v)) for name, v in chunk.items()],
+                requested_output_names=list(output_names),
+            )
+            reply = await request.async_exec()
+            if reply.has_error():
+                error = reply.error()
+                raise CalleeError(f"{model}: {error.message()}", error.code())
+            return {name: pb_utils.get_output_tensor_by_name(reply, name).as_numpy().copy()
+                    for name in output_names}
 
     rows = len(next(iter(inputs.values())))
     starts = range(0, rows, max_batch)
     replies = await asyncio.gather(
         *(one({k: v[s : s + max_batch] for k, v in inputs.items()}) for s in starts)
     )
-    return {
-        name: np.concatenate(
-            [pb_utils.get_output_tensor_by_name(r, name).as_numpy() for r in replies]
-        )
-        for name in output_names
-    }
+    return {name: np.concatenate([r[name] for r in replies]) for name in output_names}

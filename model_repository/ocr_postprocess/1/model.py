@@ -2,7 +2,7 @@
 
 import asyncio
 
-from paddle_python import triton
+from paddle_python import metrics, triton
 from paddle_python.classification import ClsOptions
 from paddle_python.detection import DbOptions
 from paddle_python.options import read_options
@@ -13,9 +13,11 @@ from paddle_python.recognition import RecOptions
 class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
+        self.metrics = metrics.setup(self.name)
         self.db, self.cls, self.rec, self.bls = read_options(
             triton.model_config(args), DbOptions, ClsOptions, RecOptions, BlsOptions
         )
+        self.in_flight = asyncio.Semaphore(self.bls.bls_max_in_flight)
 
     async def execute(self, requests):
         return await asyncio.gather(
@@ -28,6 +30,7 @@ class TritonPythonModel:
         det_shape = triton.input_array(request, "det_shape")[0]
         result = await read_text(image, prob, det_shape, self.db, self.cls, self.rec,
                                  self._classify, self._recognize)
+        self.metrics.lines(len(result.texts))
         return {
             "texts": triton.strings(result.texts)[None],
             "scores": result.scores[None],
@@ -36,12 +39,12 @@ class TritonPythonModel:
 
     async def _classify(self, batch):
         out = await triton.infer(self.bls.cls_model, {"x": batch}, ["angle", "score"],
-                                 self.bls.bls_max_batch)
+                                 self.bls.bls_max_batch, self.in_flight)
         return out["angle"].reshape(-1), out["score"].reshape(-1)
 
     async def _recognize(self, batch):
         out = await triton.infer(self.bls.rec_model, {"x": batch}, ["text", "score"],
-                                 self.bls.bls_max_batch)
+                                 self.bls.bls_max_batch, self.in_flight)
         return [t.decode("utf-8") for t in out["text"].reshape(-1)], out["score"].reshape(-1)
 
     def finalize(self):

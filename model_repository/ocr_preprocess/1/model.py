@@ -1,7 +1,7 @@
 """ocr_preprocess: encoded image bytes -> detector input, its sizing, and the decoded image."""
 
 
-from paddle_python import detection, triton
+from paddle_python import detection, metrics, triton
 from paddle_python.detection import DetResize
 from paddle_python.errors import InputError
 from paddle_python.imaging import ImageLimits, decode_image
@@ -11,6 +11,7 @@ from paddle_python.options import read_options
 class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
+        metrics.setup(self.name)
         self.limits, self.resize = read_options(triton.model_config(args), ImageLimits, DetResize)
 
     def execute(self, requests):
@@ -19,9 +20,12 @@ class TritonPythonModel:
     def _preprocess(self, request):
         data = triton.input_array(request, "image")
         if data.shape[0] != 1:
-            raise InputError(f"'image' holds {data.shape[0]} images; send one image per request")
-        image = decode_image(data[0], self.limits)
-        tensor, det_shape = detection.preprocess(image, self.resize)
+            raise InputError(f"'image' holds {data.shape[0]} images; send one image per request",
+                             "batch")
+        with metrics.stage("decode"):
+            image = decode_image(data[0], self.limits)
+        with metrics.stage("resize"):
+            tensor, det_shape = detection.preprocess(image, self.resize)
         return {"det_input": tensor[None], "det_shape": det_shape[None], "image_bgr": image[None]}
 
     def finalize(self):

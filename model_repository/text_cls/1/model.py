@@ -1,6 +1,6 @@
 """text_cls: the 0/180-degree direction classifier on Paddle Inference."""
 
-from paddle_python import classification, triton
+from paddle_python import classification, metrics, triton
 from paddle_python.options import read_options
 from paddle_python.predictor import PredictorOptions
 
@@ -8,6 +8,7 @@ from paddle_python.predictor import PredictorOptions
 class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
+        metrics.setup(self.name)
         (self.options,) = read_options(triton.model_config(args), PredictorOptions)
         self.predictor = triton.instance_predictor(args, self.options)
 

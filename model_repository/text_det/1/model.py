@@ -1,6 +1,6 @@
 """text_det: PP-OCRv4 detection on Paddle Inference; returns the text probability map."""
 
-from paddle_python import detection, triton
+from paddle_python import detection, metrics, triton
 from paddle_python.options import read_options
 from paddle_python.predictor import PredictorOptions
 
@@ -8,6 +8,7 @@ from paddle_python.predictor import PredictorOptions
 class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
+        metrics.setup(self.name)
         (self.options,) = read_options(triton.model_config(args), PredictorOptions)
         self.predictor = triton.instance_predictor(args, self.options)
 

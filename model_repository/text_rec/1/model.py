@@ -1,6 +1,6 @@
 """text_rec: PP-OCRv4 recognition on Paddle Inference with CTC decoding to text."""
 
-from paddle_python import recognition, triton
+from paddle_python import metrics, recognition, triton
 from paddle_python.options import read_options
 from paddle_python.predictor import PredictorOptions
 from paddle_python.recognition import CtcOptions
@@ -9,6 +9,7 @@ from paddle_python.recognition import CtcOptions
 class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
+        metrics.setup(self.name)
         self.options, ctc = read_options(triton.model_config(args), PredictorOptions, CtcOptions)
         dictionary = triton.version_dir(args) / ctc.dictionary
         self.decoder = recognition.CtcDecoder(recognition.load_dictionary(dictionary))

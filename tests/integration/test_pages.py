@@ -1,0 +1,46 @@
+"""``ocr_pages``: a Triton model calling ``ocr`` through BLS, several pages at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from tests.support.calls import MODULES
+from tests.support.render import CHINESE, LATIN, blank, render, squash
+
+
+def pages_input(protocol: str, pages: list[bytes]):
+    array = np.array(pages, dtype=np.object_)
+    tensor = MODULES[protocol].InferInput("pages", [len(pages)], "BYTES")
+    tensor.set_data_from_numpy(array)
+    return tensor
+
+
+def executions(http, model: str) -> tuple[int, int]:
+    (entry,) = http.get_inference_statistics(model)["model_stats"]
+    return int(entry["inference_stats"]["success"]["count"]), int(entry["execution_count"])
+
+
+def test_pages_are_read_through_ocr_concurrently(http, grpc, protocol):
+    client = http if protocol == "http" else grpc
+    pages = [render(LATIN), render(CHINESE), blank()] * 3
+    before = executions(http, "ocr_preprocess")
+    result = client.infer("ocr_pages", [pages_input(protocol, pages)])
+    page_texts = [t.decode() for t in result.as_numpy("page_texts")]
+    expected = ["\n".join(LATIN), "\n".join(CHINESE), ""] * 3
+    assert [squash(t) for t in page_texts] == [squash(t) for t in expected]
+    assert result.as_numpy("line_counts").tolist() == [3, 3, 0] * 3
+    assert result.as_numpy("text")[0].decode() == "\n\n".join(page_texts)
+    requests, runs = (a - b for a, b in zip(executions(http, "ocr_preprocess"), before))
+    assert requests == len(pages)
+    assert runs < requests, "the pages' ocr requests were in flight together and batched"
+
+
+def test_a_bad_page_is_named(http):
+    with pytest.raises(InferenceServerException) as caught:
+        http.infer("ocr_pages", [pages_input("http", [render(LATIN), b"not an image"])])
+    # Which page and what was wrong. (Triton 2.51 hands an ensemble's error to a BLS caller
+    # as INTERNAL, so the caller's status is 500 here, not the 400 `ocr` answers directly.)
+    assert "page 1: ocr: in ensemble 'ocr', ocr_preprocess: cannot decode image" in \
+        caught.value.message()
