@@ -11,8 +11,8 @@ from tests.support.render import CHINESE, LATIN, blank, render, squash
 
 
 def pages_input(protocol: str, pages: list[bytes]):
-    array = np.array(pages, dtype=np.object_)
-    tensor = MODULES[protocol].InferInput("pages", [len(pages)], "BYTES")
+    array = np.array([pages], dtype=np.object_)
+    tensor = MODULES[protocol].InferInput("pages", [1, len(pages)], "BYTES")
     tensor.set_data_from_numpy(array)
     return tensor
 
@@ -27,11 +27,11 @@ def test_pages_are_read_through_ocr_concurrently(http, grpc, protocol):
     pages = [render(LATIN), render(CHINESE), blank()] * 3
     before = executions(http, "ocr_preprocess")
     result = client.infer("ocr_pages", [pages_input(protocol, pages)])
-    page_texts = [t.decode() for t in result.as_numpy("page_texts")]
+    page_texts = [t.decode() for t in result.as_numpy("page_texts")[0]]
     expected = ["\n".join(LATIN), "\n".join(CHINESE), ""] * 3
     assert [squash(t) for t in page_texts] == [squash(t) for t in expected]
-    assert result.as_numpy("line_counts").tolist() == [3, 3, 0] * 3
-    assert result.as_numpy("text")[0].decode() == "\n\n".join(page_texts)
+    assert result.as_numpy("line_counts").tolist() == [[3, 3, 0] * 3]
+    assert result.as_numpy("text")[0, 0].decode() == "\n\n".join(page_texts)
     requests, runs = (a - b for a, b in zip(executions(http, "ocr_preprocess"), before))
     assert requests == len(pages)
     assert runs < requests, "the pages' ocr requests were in flight together and batched"

@@ -21,14 +21,14 @@ class TritonPythonModel:
         )
 
     async def _read(self, request):
-        pages = triton.input_array(request, "pages").reshape(-1)
+        pages = triton.input_array(request, "pages")[0]
         documents.check_pages(len(pages), self.options)
         lines = await asyncio.gather(*(self._page(i, page) for i, page in enumerate(pages)))
         page_texts, text = documents.document_text(lines)
         return {
-            "text": triton.strings([text]),
-            "page_texts": triton.strings(page_texts),
-            "line_counts": np.array([len(page) for page in lines], dtype=np.int32),
+            "text": triton.strings([text])[None],
+            "page_texts": triton.strings(page_texts)[None],
+            "line_counts": np.array([[len(page) for page in lines]], dtype=np.int32),
         }
 
     async def _page(self, index, data):
