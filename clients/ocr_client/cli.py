@@ -1,26 +1,42 @@
-"""``ocr-client``: OCR image files, a list of them, or a folder, through the server."""
+"""``ocr-client``: OCR image files, folders or glob patterns through the server.
+
+    ocr-client photo.jpg
+    ocr-client scans/ "more/*.png" --concurrency 8 --format jsonl > lines.jsonl
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import glob
 import json
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator, TextIO
 
 from .client import DEFAULT_URLS, OcrClient, OcrClientError, ServerError, UnreachableError
 from .draw import draw_lines
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+FORMATS = ("text", "json", "jsonl", "csv")
+CSV_COLUMNS = ["image", "line", "text", "score", "box", "error"]
 
 
-def image_paths(inputs: list[Path]) -> list[Path]:
-    """Files as given, folders expanded to the images directly inside them (sorted)."""
+def image_paths(inputs: list[str | Path]) -> list[Path]:
+    """Files as given, folders expanded to the images directly inside them, glob patterns
+    (``*``, ``?``, ``[...]``, ``**``) to the images they match; each in sorted order."""
     paths: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            paths.extend(sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+    for item in map(str, inputs):
+        if glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
+            paths.extend(m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES)
+        elif Path(item).is_dir():
+            paths.extend(sorted(p for p in Path(item).iterdir()
+                                if p.suffix.lower() in IMAGE_SUFFIXES))
         else:
-            paths.append(item)
+            paths.append(Path(item))
     return paths
 
 
@@ -32,6 +48,73 @@ def draw_target(draw: Path, image: Path, many: bool) -> Path:
     return draw / f"{image.stem}.ocr.png"
 
 
+class Progress:
+    """``done/total`` on one line of stderr, when asked for or when stderr is a terminal."""
+
+    def __init__(self, total: int, enabled: bool, stream: TextIO = sys.stderr):
+        self.total, self.enabled, self.stream = total, enabled, stream
+        self.done = self.failed = 0
+        self._lock = threading.Lock()
+
+    def step(self, failed: bool) -> None:
+        with self._lock:
+            self.done += 1
+            self.failed += failed
+            if self.enabled:
+                end = "\n" if self.done == self.total else ""
+                self.stream.write(f"\rocr-client: {self.done}/{self.total} images"
+                                  f"{f', {self.failed} failed' if self.failed else ''}{end}")
+                self.stream.flush()
+
+
+def read_all(paths: list[Path], args: argparse.Namespace, progress: Progress) -> Iterator[dict]:
+    """One result per image, in the order given, read ``args.concurrency`` at a time (each
+    worker thread has its own client)."""
+    local = threading.local()
+    clients: list[OcrClient] = []
+
+    def read(path: Path) -> dict:
+        if not hasattr(local, "client"):
+            local.client = OcrClient(args.url, args.protocol, args.timeout)
+            clients.append(local.client)
+        try:
+            lines = local.client.read_file(path)
+        except (ServerError, OSError) as exc:
+            progress.step(failed=True)
+            return {"image": str(path), "error": str(exc)}
+        if args.draw:
+            target = draw_target(args.draw, path, len(paths) > 1)
+            draw_lines(path.read_bytes(), lines, args.font).save(target)
+        progress.step(failed=False)
+        return {"image": str(path), "lines": [line.as_dict() for line in lines]}
+
+    try:
+        with ThreadPoolExecutor(max(1, args.concurrency)) as pool:
+            yield from pool.map(read, paths)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def write(result: dict, fmt: str, many: bool, out: TextIO, writer: csv.DictWriter | None) -> None:
+    """One image's result in the chosen format (``json`` is written at the end instead)."""
+    if "error" in result:
+        print(f"ocr-client: {result['image']}: {result['error']}", file=sys.stderr)
+    if fmt == "jsonl":
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        if "error" in result:
+            writer.writerow({"image": result["image"], "error": result["error"]})
+        for number, line in enumerate(result.get("lines", []), start=1):
+            writer.writerow({"image": result["image"], "line": number, "text": line["text"],
+                             "score": line["score"], "box": json.dumps(line["box"])})
+    elif fmt == "text" and "lines" in result:
+        if many:
+            out.write(f"== {result['image']}\n")
+        for line in result["lines"]:
+            out.write(line["text"] + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return run(argv)
@@ -41,11 +124,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ocr-client", description=__doc__)
-    parser.add_argument("images", nargs="+", type=Path, help="image files or folders")
+    parser = argparse.ArgumentParser(prog="ocr-client", description=__doc__.splitlines()[0])
+    parser.add_argument("images", nargs="+", help="image files, folders or quoted glob patterns")
     parser.add_argument("--protocol", choices=sorted(DEFAULT_URLS), default="http")
     parser.add_argument("--url", help="host:port (default 127.0.0.1:8000 for http, :8001 for grpc)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (default), json (one document), jsonl (a line per image), csv "
+                             "(a row per text line)")
+    parser.add_argument("--json", action="store_const", const="json", dest="format",
+                        help="the same as --format json")
+    parser.add_argument("--concurrency", type=int, default=1, help="images in flight at once")
+    parser.add_argument("--progress", action="store_true",
+                        help="show progress on stderr (default: when stderr is a terminal)")
     parser.add_argument("--draw", type=Path, metavar="OUT",
                         help="write the image with boxes and text (a folder for several images)")
     parser.add_argument("--font", type=Path, help="a TrueType font for --draw (for CJK text)")
@@ -56,38 +146,30 @@ def run(argv: list[str] | None = None) -> int:
     if not paths:
         print("ocr-client: no images found", file=sys.stderr)
         return 2
-    failures, results = 0, []
+    many = len(paths) > 1
+    progress = Progress(len(paths), args.progress or sys.stderr.isatty())
+    writer = None
+    if args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, CSV_COLUMNS)
+        writer.writeheader()
+    results = []
     try:
         with OcrClient(args.url, args.protocol, args.timeout) as client:
             client.check_ready()
-            for path in paths:
-                try:
-                    lines = client.read_file(path)
-                except (ServerError, OSError) as exc:
-                    failures += 1
-                    print(f"ocr-client: {path}: {exc}", file=sys.stderr)
-                    results.append({"image": str(path), "error": str(exc)})
-                    continue
-                results.append({"image": str(path), "lines": [ln.as_dict() for ln in lines]})
-                if not args.json:
-                    if len(paths) > 1:
-                        print(f"== {path}")
-                    for line in lines:
-                        print(line.text)
-                if args.draw:
-                    target = draw_target(args.draw, path, len(paths) > 1)
-                    draw_lines(path.read_bytes(), lines, args.font).save(target)
+        for result in read_all(paths, args, progress):
+            results.append(result)
+            write(result, args.format, many, sys.stdout, writer)
+            sys.stdout.flush()
     except UnreachableError as exc:
         print(f"ocr-client: {exc}", file=sys.stderr)
         return 2
     except OcrClientError as exc:
         print(f"ocr-client: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        json.dump(results if len(paths) > 1 else results[0], sys.stdout, ensure_ascii=False,
-                  indent=2)
+    if args.format == "json":
+        json.dump(results if many else results[0], sys.stdout, ensure_ascii=False, indent=2)
         print()
-    return 1 if failures else 0
+    return 1 if any("error" in r for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -109,5 +109,7 @@ class OcrClient:
 
 
 def _is_connection_failure(exc: InferenceServerException) -> bool:
-    status = str(exc.status() or "")
-    return "UNAVAILABLE" in status or "failed to connect" in (exc.message() or "").lower()
+    status, message = str(exc.status() or ""), (exc.message() or "").lower()
+    if "maximum queue size" in message or "timeout" in message:
+        return False  # the server answered: it is busy (see ``OVERLOADED``)
+    return "UNAVAILABLE" in status or "failed to connect" in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -182,22 +183,34 @@ def test_bad_requests_do_not_harm_good_ones_batched_with_them(http, grpc):
     assert [squash(t) for t in ocr(http, "http", good).texts] == [squash(t) for t in LATIN]
 
 
-CURL = r'''
-N=$(stat -c%s "$IMG")
-HDR="{\"inputs\":[{\"name\":\"image\",\"shape\":[1,$N],\"datatype\":\"UINT8\",\"parameters\":{\"binary_data_size\":$N}}]}"
-{ printf '%s' "$HDR"; cat "$IMG"; } | curl -s --fail-with-body -X POST "http://$URL/v2/models/ocr/infer" \
-  -H "Inference-Header-Content-Length: ${#HDR}" --data-binary @-
-'''
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_curl_with_binary_tensor_data(server, tmp_path):
-    image = tmp_path / "lines.png"
-    image.write_bytes(render(LATIN))
-    done = subprocess.run(["bash", "-c", CURL], capture_output=True, text=True, check=True,
-                          env={"IMG": str(image), "URL": server.http_url, "PATH": "/usr/bin:/bin"})
+def readme_block(heading: str, language: str) -> str:
+    """The first ``language`` code block after the paragraph starting with ``heading``."""
+    text = README.read_text()
+    start = text.index(f"```{language}\n", text.index(heading)) + len(language) + 4
+    return text[start : text.index("```", start)]
+
+
+def test_readme_curl_and_python_examples_work_as_written(server, tmp_path):
+    """The README's examples, run as they are, on a photo.jpg of known text."""
+    (tmp_path / "photo.jpg").write_bytes(render(LATIN, fmt="JPEG"))
+    default_url = "127.0.0.1:8000"
+    curl = readme_block("**curl**", "sh").replace(default_url, server.http_url)
+    done = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True,
+                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     outputs = {o["name"]: o for o in json.loads(done.stdout)["outputs"]}
     assert [squash(t) for t in outputs["texts"]["data"]] == [squash(t) for t in LATIN]
     assert outputs["boxes"]["shape"] == [1, 3, 4, 2]
+    python = readme_block("**Python, tritonclient**", "python").replace(default_url, server.http_url)
+    done = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # Each line: the text, the score, the box's corners.
+    printed = [re.match(r"(.*) [01](\.\d+)? \[\[", line).group(1)
+               for line in done.stdout.splitlines()]
+    assert [squash(t) for t in printed] == [squash(t) for t in LATIN]
 
 
 def test_ocr_client_command(server, tmp_path):
@@ -224,3 +237,25 @@ def test_ocr_client_command(server, tmp_path):
     done = subprocess.run([str(BIN / "ocr-client"), str(bad), "--url", server.http_url],
                           capture_output=True, text=True)
     assert done.returncode == 1 and "cannot decode" in done.stderr
+
+
+def test_ocr_client_over_a_glob_with_concurrency_jsonl_and_csv(server, tmp_path):
+    import csv
+    import io
+
+    for i in range(6):
+        (tmp_path / f"page{i}.png").write_bytes(render(LATIN if i % 2 == 0 else CHINESE))
+    command = [str(BIN / "ocr-client"), str(tmp_path / "page*.png"), "--url", server.grpc_url,
+               "--protocol", "grpc", "--concurrency", "4", "--progress"]
+    done = subprocess.run([*command, "--format", "jsonl"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [Path(r["image"]).name for r in rows] == [f"page{i}.png" for i in range(6)]
+    for i, row in enumerate(rows):
+        assert [squash(line["text"]) for line in row["lines"]] == [
+            squash(t) for t in (LATIN if i % 2 == 0 else CHINESE)]
+    assert "6/6 images" in done.stderr
+    done = subprocess.run([*command, "--format", "csv"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    table = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(table) == 18 and table[0]["line"] == "1" and len(json.loads(table[0]["box"])) == 4

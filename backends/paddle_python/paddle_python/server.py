@@ -33,7 +33,7 @@ from pathlib import Path
 from .frontdoor import DEFAULT_MAX_REQUEST_BYTES, UPSTREAM_HOST, FrontDoor, FrontDoorOptions
 
 SHM_DIR = Path("/dev/shm")
-SHM_DEFAULT_BYTES = 32 * 1024 * 1024  # per stub; regions grow by the same step when needed
+SHM_DEFAULT_BYTES = 64 * 1024 * 1024  # per stub; regions grow by the same step when needed
 STUB_NAME = "triton_python_backend_stub"
 # Triton's administrative APIs: they change what the server loads, logs or traces, or map
 # shared memory. Beyond loopback they need this header (gRPC metadata
@@ -230,11 +230,11 @@ def stub_pids(server_pid: int) -> dict[int, str]:
 
 def watch(process: subprocess.Popen, stubs: dict[int, str], stopping: list[int]) -> str | None:
     """Wait while the server is healthy. Returns why it is not (a stub or the server died),
-    or None when it exited because it was asked to stop."""
+    or None once the launcher is asked to stop."""
     while not stopping:
         code = process.poll()
         if code is not None:
-            return None if stopping else f"tritonserver exited unexpectedly with {code}"
+            return f"tritonserver exited unexpectedly with {code}"
         dead = set(stubs) - set(stub_pids(process.pid))
         if dead:
             pid = min(dead)
