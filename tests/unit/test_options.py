@@ -46,3 +46,21 @@ def test_every_model_config_parses_and_its_parameters_are_known(repository):
     config = PipelineConfig.from_repository(repository)
     assert config.resize.det_limit_side_len == 960
     assert config.rec_predictor.batch_sizes == (1, 2, 4, 8)
+
+
+def test_request_parameters_override_only_known_fields_within_range():
+    from paddle_python.classification import ClsOptions
+    from paddle_python.detection import DbOptions
+    from paddle_python.errors import InputError
+    from paddle_python.options import with_request
+
+    db = with_request(DbOptions(), {"det_box_thresh": 0.8, "use_angle_cls": True})
+    assert db.det_box_thresh == 0.8 and db.det_thresh == DbOptions().det_thresh
+    assert with_request(ClsOptions(), {"use_angle_cls": False}).use_angle_cls is False
+    assert with_request(DbOptions(), {}) == DbOptions()
+    for params, message in (({"det_thresh": 1.5}, "allowed 0 to 1"),
+                            ({"det_limit_side_len": 4000}, "allowed 32 to 960"),
+                            ({"min_score": "high"}, "cannot read 'high'"),
+                            ({"dpi": 300}, "unknown request parameter 'dpi'")):
+        with pytest.raises(InputError, match=message):
+            with_request(DbOptions(), params)

@@ -78,3 +78,49 @@ def load_model_config(model_dir: str | Path) -> dict[str, Any]:
     text = (Path(model_dir) / "config.pbtxt").read_text()
     message = text_format.Parse(text, model_config_pb2.ModelConfig())
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestOption:
+    """A setting a caller may change for one request (a Triton request parameter)."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+
+
+# What a request may override, and the allowed range. The ``ocr`` ensemble hands a request's
+# parameters to every step, so each model accepts all of these and uses those it has.
+REQUEST_OPTIONS: dict[str, RequestOption] = {
+    "det_limit_side_len": RequestOption(int, 32, 960),  # within the warmed detection buckets
+    "det_thresh": RequestOption(float, 0.0, 1.0),
+    "det_box_thresh": RequestOption(float, 0.0, 1.0),
+    "det_unclip_ratio": RequestOption(float, 0.5, 4.0),
+    "use_angle_cls": RequestOption(bool),
+    "min_score": RequestOption(float, 0.0, 1.0),
+}
+
+
+def with_request(options: T, params: Mapping[str, Any]) -> T:
+    """``options`` with the request's parameters applied to the fields it has.
+
+    Unknown names, wrong types and out-of-range values are the caller's error.
+    """
+    from .errors import InputError
+
+    changes = {}
+    for name, raw in params.items():
+        option = REQUEST_OPTIONS.get(name)
+        if option is None:
+            raise InputError(f"unknown request parameter {name!r}; known: "
+                             f"{', '.join(sorted(REQUEST_OPTIONS))}", "bad_parameter")
+        try:
+            value = _convert(name, str(raw), option.kind)
+        except ValueError as exc:
+            raise InputError(str(exc), "bad_parameter") from None
+        if option.low is not None and not option.low <= value <= option.high:
+            raise InputError(f"request parameter {name!r} is {value}; allowed "
+                             f"{option.low:g} to {option.high:g}", "bad_parameter")
+        if name in {field.name for field in dataclasses.fields(options)}:  # type: ignore[arg-type]
+            changes[name] = value
+    return dataclasses.replace(options, **changes) if changes else options  # type: ignore[type-var]

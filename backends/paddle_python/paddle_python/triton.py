@@ -62,6 +62,11 @@ def input_array(request: Any, name: str) -> np.ndarray:
     return tensor.as_numpy()
 
 
+def request_parameters(request: Any) -> dict[str, Any]:
+    """The request's Triton parameters (the ensemble hands them to every step)."""
+    return json.loads(request.parameters() or "{}")
+
+
 def strings(texts: Sequence[str]) -> np.ndarray:
     """Texts as a Triton ``TYPE_STRING`` array (UTF-8 bytes)."""
     return np.array([t.encode("utf-8") for t in texts], dtype=np.object_)

@@ -5,7 +5,7 @@ import asyncio
 from paddle_python import metrics, triton
 from paddle_python.classification import ClsOptions
 from paddle_python.detection import DbOptions
-from paddle_python.options import read_options
+from paddle_python.options import read_options, with_request
 from paddle_python.pipeline import BlsOptions, read_text
 from paddle_python.recognition import RecOptions
 
@@ -28,7 +28,9 @@ class TritonPythonModel:
         image = triton.input_array(request, "image_bgr")[0]
         prob = triton.input_array(request, "det_prob")[0]
         det_shape = triton.input_array(request, "det_shape")[0]
-        result = await read_text(image, prob, det_shape, self.db, self.cls, self.rec,
+        params = triton.request_parameters(request)
+        db, cls, rec = (with_request(o, params) for o in (self.db, self.cls, self.rec))
+        result = await read_text(image, prob, det_shape, db, cls, rec,
                                  self._classify, self._recognize)
         self.metrics.lines(len(result.texts))
         return {

@@ -5,7 +5,7 @@ from paddle_python import detection, metrics, triton
 from paddle_python.detection import DetResize
 from paddle_python.errors import InputError
 from paddle_python.imaging import ImageLimits, decode_image
-from paddle_python.options import read_options
+from paddle_python.options import read_options, with_request
 
 
 class TritonPythonModel:
@@ -22,10 +22,11 @@ class TritonPythonModel:
         if data.shape[0] != 1:
             raise InputError(f"'image' holds {data.shape[0]} images; send one image per request",
                              "batch")
+        resize = with_request(self.resize, triton.request_parameters(request))
         with metrics.stage("decode"):
             image = decode_image(data[0], self.limits)
         with metrics.stage("resize"):
-            tensor, det_shape = detection.preprocess(image, self.resize)
+            tensor, det_shape = detection.preprocess(image, resize)
         return {"det_input": tensor[None], "det_shape": det_shape[None], "image_bgr": image[None]}
 
     def finalize(self):
