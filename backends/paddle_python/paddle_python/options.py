@@ -70,12 +70,15 @@ def read_options(model_config: Mapping[str, Any], *classes: type) -> tuple:
     return tuple(from_parameters(cls, params) for cls in classes)
 
 
-def load_model_config(model_dir: str | Path) -> dict[str, Any]:
-    """Parse ``model_dir/config.pbtxt`` into the same dict shape Triton gives ``initialize``."""
+def load_model_config(model_dir: str | Path, config_name: str | None = None) -> dict[str, Any]:
+    """Parse ``model_dir/config.pbtxt`` (or, like ``--model-config-name``,
+    ``model_dir/configs/<config_name>.pbtxt``) into the dict shape Triton gives ``initialize``."""
     from google.protobuf import json_format, text_format
     from tritonclient.grpc import model_config_pb2
 
-    text = (Path(model_dir) / "config.pbtxt").read_text()
+    path = Path(model_dir) / ("config.pbtxt" if config_name is None
+                              else f"configs/{config_name}.pbtxt")
+    text = path.read_text()
     message = text_format.Parse(text, model_config_pb2.ModelConfig())
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
