@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PERF_ANALYZER = ROOT / "perf" / "perf_analyzer"
 REPOSITORY = ROOT / "model_repository"
+RESULTS = ROOT / "perf" / "results"  # reports and plots that are committed
+WORK = ROOT / "perf" / "work"  # inputs and logs of a run
 PHOTOS = ROOT.parent / "shared" / "images"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 

@@ -29,7 +29,9 @@ from pathlib import Path
 
 from perf.baselines import accuracy
 from perf.harness import (
+    RESULTS,
     ROOT,
+    WORK,
     LoadResult,
     MemorySampler,
     mixed_sizes,
@@ -43,9 +45,6 @@ from perf.harness import (
 )
 from tests.support.render import accuracy_set
 from tests.support.server import free_ports
-
-RESULTS = ROOT / "perf" / "results"
-WORK = ROOT / "perf" / "work"
 
 
 @dataclass

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from perf.harness import (
     REPOSITORY,
-    ROOT,
+    RESULTS,
+    WORK,
     mixed_sizes,
     model_stats,
     photos,
@@ -34,8 +35,6 @@ from perf.harness import (
 )
 from tests.support.server import RunningServer, children
 
-RESULTS = ROOT / "perf" / "results"
-WORK = ROOT / "perf" / "work"
 WARMUP_S = 60.0  # memory is compared from the end of the first minute
 MAX_GROWTH = 0.10  # RSS may grow at most this much after warm-up
 SAMPLE_EVERY_S = 5.0

@@ -11,23 +11,11 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from tests.support.calls import MODULES, image_input, ocr
+from tests.support.calls import MODULES, image_input, ocr, stats
 from tests.support.render import LATIN, render, squash
 
 DISTINCT = [f"No {n}" for n in range(1000, 100000, 1999)][:48]  # 48 different texts
 REQUESTS_PER_PROTOCOL = 1000
-
-
-def stats(http, model: str) -> tuple[int, int, int]:
-    """(requests that succeeded, that failed, executions) so far for ``model``."""
-    (entry,) = http.get_inference_statistics(model)["model_stats"]
-    counts = entry["inference_stats"]
-    return (int(counts["success"]["count"]), int(counts["fail"]["count"]),
-            int(entry["execution_count"]))
-
-
-def delta(before: tuple[int, ...], after: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(a - b for a, b in zip(after, before))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +46,7 @@ def test_no_mixed_up_results_at_concurrency_16(server, http, protocol_name, dist
              if [squash(t) for t in texts] != [squash(DISTINCT[which])]]
     assert not wrong, f"{len(wrong)} responses did not match their image, e.g. {wrong[:3]}"
     for model, counts in before.items():
-        succeeded, failed, executions = delta(counts, stats(http, model))
+        succeeded, failed, executions = stats(http, model).since(counts)
         assert succeeded >= REQUESTS_PER_PROTOCOL and failed == 0, model
         assert executions < succeeded, f"{model} never batched: {executions} for {succeeded}"
 
@@ -108,7 +96,7 @@ def test_a_bad_request_batched_with_good_ones_fails_alone(server, http, model, b
             assert not isinstance(results[index], InferenceServerException), results[index].message()
     # The Python backend answers a refused request with an error response inside a successful
     # execution, so Triton counts all 32 as executed; the executions show the batching.
-    succeeded, failed, executions = delta(before, stats(http, model))
+    succeeded, failed, executions = stats(http, model).since(before)
     assert (succeeded, failed) == (33, 0)
     assert (executions - 1) * every <= 32, f"{executions - 1} executions for 32 requests"
 

@@ -15,7 +15,7 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from paddle_python.pipeline import OcrPipeline
-from tests.support.calls import image_input, ocr
+from tests.support.calls import image_input, ocr, stats
 from tests.support.render import CHINESE, LATIN, blank, render, squash
 
 BIN = Path(sys.executable).parent
@@ -114,12 +114,6 @@ def test_agrees_with_an_independent_implementation(http, oracle, lines):
     assert np.abs(served.boxes - theirs).max() <= 4.0
 
 
-def stats(http, model: str) -> tuple[int, int]:
-    """(requests that succeeded, executions) so far for ``model``."""
-    (entry,) = http.get_inference_statistics(model)["model_stats"]
-    return int(entry["inference_stats"]["success"]["count"]), int(entry["execution_count"])
-
-
 def test_concurrent_requests_are_dynamically_batched(http, grpc):
     images = [render(LATIN), render(CHINESE)]
     models = ("ocr_preprocess", "text_det", "text_rec")
@@ -129,8 +123,8 @@ def test_concurrent_requests_are_dynamically_batched(http, grpc):
     for i, served in enumerate(results):
         assert [squash(t) for t in served.texts] == [squash(t) for t in (LATIN, CHINESE)[i % 2]]
     for model in models:
-        requests = stats(http, model)[0] - before[model][0]
-        executions = stats(http, model)[1] - before[model][1]
+        moved = stats(http, model).since(before[model])
+        requests, executions = moved.succeeded, moved.executions
         assert executions < requests, f"{model}: {executions} executions for {requests} requests"
 
 
@@ -179,7 +173,7 @@ def test_bad_requests_do_not_harm_good_ones_batched_with_them(http, grpc):
         else:
             assert [squash(t) for t in result.texts] == [squash(t) for t in LATIN]
     after = stats(http, "ocr_preprocess")
-    assert after[1] - before[1] < 24, "requests should have shared executions"
+    assert after.since(before).executions < 24, "requests should have shared executions"
     assert [squash(t) for t in ocr(http, "http", good).texts] == [squash(t) for t in LATIN]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from tests.support.calls import MODULES
+from tests.support.calls import MODULES, stats
 from tests.support.render import CHINESE, LATIN, blank, render, squash
 
 
@@ -17,22 +17,18 @@ def pages_input(protocol: str, pages: list[bytes]):
     return tensor
 
 
-def executions(http, model: str) -> tuple[int, int]:
-    (entry,) = http.get_inference_statistics(model)["model_stats"]
-    return int(entry["inference_stats"]["success"]["count"]), int(entry["execution_count"])
-
-
 def test_pages_are_read_through_ocr_concurrently(http, grpc, protocol):
     client = http if protocol == "http" else grpc
     pages = [render(LATIN), render(CHINESE), blank()] * 3
-    before = executions(http, "ocr_preprocess")
+    before = stats(http, "ocr_preprocess")
     result = client.infer("ocr_pages", [pages_input(protocol, pages)])
     page_texts = [t.decode() for t in result.as_numpy("page_texts")[0]]
     expected = ["\n".join(LATIN), "\n".join(CHINESE), ""] * 3
     assert [squash(t) for t in page_texts] == [squash(t) for t in expected]
     assert result.as_numpy("line_counts").tolist() == [[3, 3, 0] * 3]
     assert result.as_numpy("text")[0, 0].decode() == "\n\n".join(page_texts)
-    requests, runs = (a - b for a, b in zip(executions(http, "ocr_preprocess"), before))
+    moved = stats(http, "ocr_preprocess").since(before)
+    requests, runs = moved.succeeded, moved.executions
     assert requests == len(pages)
     assert runs < requests, "the pages' ocr requests were in flight together and batched"
 

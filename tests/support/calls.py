@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -31,3 +32,22 @@ def ocr(client, protocol: str, data: bytes) -> Served:
     assert texts.shape[0] == 1
     return Served([t.decode("utf-8") for t in texts[0]], result.as_numpy("scores")[0],
                   result.as_numpy("boxes")[0])
+
+
+class Counts(NamedTuple):
+    """Triton's statistics of one model so far."""
+
+    succeeded: int
+    failed: int
+    executions: int
+
+    def since(self, before: "Counts") -> "Counts":
+        return Counts(*(a - b for a, b in zip(self, before)))
+
+
+def stats(http, model: str) -> Counts:
+    """Requests that succeeded and failed, and executions, so far for ``model`` (HTTP client)."""
+    (entry,) = http.get_inference_statistics(model)["model_stats"]
+    counts = entry["inference_stats"]
+    return Counts(int(counts["success"]["count"]), int(counts["fail"]["count"]),
+                  int(entry["execution_count"]))

@@ -54,13 +54,14 @@ def test_request_parameters_override_only_known_fields_within_range():
     from paddle_python.errors import InputError
     from paddle_python.options import with_request
 
-    db = with_request(DbOptions(), {"det_box_thresh": 0.8, "use_angle_cls": True})
+    db, cls = with_request({"det_box_thresh": 0.8, "use_angle_cls": False}, DbOptions(),
+                           ClsOptions())
     assert db.det_box_thresh == 0.8 and db.det_thresh == DbOptions().det_thresh
-    assert with_request(ClsOptions(), {"use_angle_cls": False}).use_angle_cls is False
-    assert with_request(DbOptions(), {}) == DbOptions()
+    assert cls.use_angle_cls is False and cls.cls_thresh == ClsOptions().cls_thresh
+    assert with_request({}, DbOptions()) == (DbOptions(),)
     for params, message in (({"det_thresh": 1.5}, "allowed 0 to 1"),
                             ({"det_limit_side_len": 4000}, "allowed 32 to 960"),
                             ({"min_score": "high"}, "cannot read 'high'"),
                             ({"dpi": 300}, "unknown request parameter 'dpi'")):
         with pytest.raises(InputError, match=message):
-            with_request(DbOptions(), params)
+            with_request(params, DbOptions())

@@ -104,14 +104,15 @@ REQUEST_OPTIONS: dict[str, RequestOption] = {
 }
 
 
-def with_request(options: T, params: Mapping[str, Any]) -> T:
-    """``options`` with the request's parameters applied to the fields it has.
+def with_request(params: Mapping[str, Any], *options: Any) -> tuple:
+    """Each of ``options`` with the request's parameters applied to the fields it has.
 
-    Unknown names, wrong types and out-of-range values are the caller's error.
+    The parameters are checked once: unknown names, wrong types and out-of-range values are
+    the caller's error.
     """
     from .errors import InputError
 
-    changes = {}
+    values = {}
     for name, raw in params.items():
         option = REQUEST_OPTIONS.get(name)
         if option is None:
@@ -124,6 +125,11 @@ def with_request(options: T, params: Mapping[str, Any]) -> T:
         if option.low is not None and not option.low <= value <= option.high:
             raise InputError(f"request parameter {name!r} is {value}; allowed "
                              f"{option.low:g} to {option.high:g}", "bad_parameter")
-        if name in {field.name for field in dataclasses.fields(options)}:  # type: ignore[arg-type]
-            changes[name] = value
+        values[name] = value
+    return tuple(_with_values(each, values) for each in options)
+
+
+def _with_values(options: T, values: Mapping[str, Any]) -> T:
+    changes = {f.name: values[f.name] for f in dataclasses.fields(options)  # type: ignore[arg-type]
+               if f.name in values}
     return dataclasses.replace(options, **changes) if changes else options  # type: ignore[type-var]

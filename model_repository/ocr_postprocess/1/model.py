@@ -28,8 +28,8 @@ class TritonPythonModel:
         image = triton.input_array(request, "image_bgr")[0]
         prob = triton.input_array(request, "det_prob")[0]
         det_shape = triton.input_array(request, "det_shape")[0]
-        params = triton.request_parameters(request)
-        db, cls, rec = (with_request(o, params) for o in (self.db, self.cls, self.rec))
+        db, cls, rec = with_request(triton.request_parameters(request),
+                                    self.db, self.cls, self.rec)
         result = await read_text(image, prob, det_shape, db, cls, rec,
                                  self._classify, self._recognize)
         self.metrics.lines(len(result.texts))

@@ -22,7 +22,7 @@ class TritonPythonModel:
         if data.shape[0] != 1:
             raise InputError(f"'image' holds {data.shape[0]} images; send one image per request",
                              "batch")
-        resize = with_request(self.resize, triton.request_parameters(request))
+        (resize,) = with_request(triton.request_parameters(request), self.resize)
         with metrics.stage("decode"):
             image = decode_image(data[0], self.limits)
         with metrics.stage("resize"):
