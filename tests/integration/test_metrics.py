@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import re
-import urllib.request
 
 import pytest
 from tritonclient.utils import InferenceServerException
 
 from tests.support.calls import image_input, ocr
+from tests.support.prometheus import scrape, value
 from tests.support.render import LATIN, render
-
-SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} ([0-9.eE+-]+)$')
-
-
-def scrape(server) -> dict[tuple[str, frozenset], float]:
-    """Every labelled sample of /metrics: (name, labels) -> value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics") as reply:
-        text = reply.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        match = SAMPLE.match(line)
-        if match:
-            labels = frozenset(tuple(part.split("=", 1)) for part in
-                               re.findall(r'\w+="[^"]*"', match.group(2)))
-            samples[(match.group(1), labels)] = float(match.group(3))
-    return samples
-
-
-def value(samples, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    wanted = {(k, f'"{v}"') for k, v in labels.items()}
-    return sum(v for (n, got), v in samples.items() if n == name and wanted <= got)
 
 
 def test_custom_metrics_follow_the_traffic(server, http):

@@ -1,6 +1,7 @@
 """The launcher starts the real tritonserver and stops it cleanly (tiny model, no Paddle)."""
 
 import http.client
+import shutil
 import signal
 from pathlib import Path
 
@@ -62,6 +63,61 @@ def test_serves_then_stops_cleanly(tmp_path, signum):
         assert running.shm_regions(), "the stub's shared memory should exist while serving"
     finally:
         code = running.stop(signum)
+    assert code == 0, running.log.read_text()[-3000:]
+    assert alive(running.descendants) == []
+    assert running.shm_regions() == []
+
+
+def ngc_shaped_triton(parent: Path) -> Path:
+    """A Triton tree laid out like NGC's ``/opt/tritonserver``, from the wheel's files: the
+    binary in ``bin/``, the Python backend with its stub in ``backends/python/``, the shared
+    libraries in ``lib/``. Binary and stub are copies, so they find the libraries only through
+    ``lib/``, as in the image."""
+    wheel = server.TritonDistribution.find()
+    root = parent / "tritonserver"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(wheel.binary, root / "bin" / "tritonserver")
+    python_dir = root / "backends" / "python"
+    python_dir.mkdir(parents=True)
+    for source in (*wheel.python_backend.iterdir(), wheel.stub):
+        if source.is_file():
+            shutil.copy2(source, python_dir / source.name)
+    (root / "lib").symlink_to(wheel.libs)
+    return root
+
+
+def test_triton_root_finds_an_ngc_shaped_installation(tmp_path, monkeypatch):
+    root = ngc_shaped_triton(tmp_path)
+    dist = server.TritonDistribution.find(root)
+    assert dist.binary == root / "bin" / "tritonserver"
+    assert dist.stub == root / "backends" / "python" / "triton_python_backend_stub"
+    assert dist.libs == root / "lib"
+    assert str(root / "lib") in server.server_env(dist, {})["LD_LIBRARY_PATH"].split(":")
+    python_dir = server.make_backend_dir(dist, tmp_path / "runtime") / "python"
+    assert (python_dir / "triton_python_backend_stub").resolve() == dist.stub
+    monkeypatch.setenv(server.TRITON_ROOT_ENV, str(root))
+    assert server.parse_args([]).triton_root == root
+    (root / "backends" / "python" / "triton_python_backend_stub").unlink()
+    with pytest.raises(FileNotFoundError, match="triton_python_backend_stub"):
+        server.TritonDistribution.find(root)
+
+
+def test_serves_from_an_ngc_shaped_triton_root(tmp_path):
+    """What the GPU image does: ``ocr-server --triton-root /opt/tritonserver``."""
+    root = ngc_shaped_triton(tmp_path)
+    running = start_server(ECHO, tmp_path / "server.log", timeout=60,
+                           extra=["--triton-root", str(root)])
+    try:
+        assert http_get(f"http://{running.http_url}/v2/health/ready") == 200
+        with httpclient.InferenceServerClient(running.http_url) as client:
+            x = httpclient.InferInput("x", [1, 3], "FP32")
+            x.set_data_from_numpy(np.array([[1, 2, 3]], dtype=np.float32))
+            assert client.infer("echo", [x]).as_numpy("y").tolist() == [[2, 4, 6]]
+        executables = {Path(f"/proc/{pid}/exe").resolve() for pid in running.children()}
+        assert root / "bin" / "tritonserver" in executables
+        assert root / "backends" / "python" / "triton_python_backend_stub" in executables
+    finally:
+        code = running.stop()
     assert code == 0, running.log.read_text()[-3000:]
     assert alive(running.descendants) == []
     assert running.shm_regions() == []
@@ -136,3 +192,10 @@ def test_safe_set_up_refuses_callers_without_certificate_or_admin_header(tmp_pat
     finally:
         code = running.stop()
     assert code == 0, running.log.read_text()[-3000:]
+
+
+def test_server_env_fixes_the_malloc_mmap_threshold_unless_told_otherwise():
+    dist = server.TritonDistribution.find()
+    assert server.server_env(dist, {})["MALLOC_MMAP_THRESHOLD_"] == str(128 * 1024)
+    mine = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+    assert server.server_env(dist, mine)["MALLOC_MMAP_THRESHOLD_"] == "65536"

@@ -1,13 +1,14 @@
 """``ocr-server``: start the real ``tritonserver`` on the model repository.
 
 Triton 2.51.0 comes from the ``nvidia-pytriton`` wheel, used only as a distribution of the
-server binary and its Python backend. The launcher gives the server a backend directory
-whose Python backend has the stub built for the running Python and points the stub at this
-virtual environment. Triton listens on internal loopback ports; the public ports are the
-front doors (``frontdoor.py``: size limits, TLS), bound to loopback unless told otherwise.
-The launcher reports readiness, restarts the server when a stub dies (Triton 2.51 does not),
-and on SIGINT/SIGTERM drains the doors, lets Triton stop its stubs, then removes their
-shared memory.
+server binary and its Python backend, or from a Triton installation laid out like NGC's
+``/opt/tritonserver`` (``--triton-root``, as in the GPU container). The launcher gives the
+server a backend directory whose Python backend has the stub built for the running Python
+and points the stub at this Python's packages. Triton listens on internal loopback ports;
+the public ports are the front doors (``frontdoor.py``: size limits, TLS), bound to loopback
+unless told otherwise. The launcher reports readiness, restarts the server when a stub dies
+(Triton 2.51 does not), and on SIGINT/SIGTERM drains the doors, lets Triton stop its stubs,
+then removes their shared memory.
 """
 
 from __future__ import annotations
@@ -41,56 +42,76 @@ STUB_NAME = "triton_python_backend_stub"
 ADMIN_APIS = ("model-repository", "shared-memory", "trace", "logging")
 ADMIN_HEADER = "admin-key"
 ADMIN_KEY_ENV = "OCR_ADMIN_KEY"
+TRITON_ROOT_ENV = "OCR_TRITON_ROOT"
 WATCH_INTERVAL_S = 0.5  # how often the launcher checks that every stub is alive
 RESTART_LIMIT = 5  # restarts allowed within RESTART_WINDOW_S before the launcher gives up
 RESTART_WINDOW_S = 600.0
+# glibc raises its mmap threshold each time a large block is freed, after which image-sized
+# arrays come from the heap and stay there: each Paddle stub grew by 60-200 MB under load.
+# A fixed threshold keeps every block over 128 KiB in its own mapping, returned when freed
+# (perf/results/memory-2026-11-22.md: summed RSS under load 3.05 -> 2.56 GB, no slower).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
 
 
 @dataclass(frozen=True)
 class TritonDistribution:
-    """Paths inside the installed ``nvidia-pytriton`` wheel."""
+    """Where the ``tritonserver`` binary, its Python backend, the stub for this Python and
+    their shared libraries are."""
 
-    root: Path  # .../site-packages/pytriton/tritonserver
-    libs: Path  # .../site-packages/nvidia_pytriton.libs
+    binary: Path
+    python_backend: Path  # libtriton_python.so and triton_python_backend_utils.py
+    stub: Path
+    libs: Path
 
     @classmethod
-    def find(cls) -> "TritonDistribution":
+    def find(cls, root: Path | None = None) -> "TritonDistribution":
+        """The installation at ``root`` (NGC's layout), else the ``nvidia-pytriton`` wheel's."""
+        dist = cls._installed(root) if root is not None else cls._wheel()
+        for path in (dist.binary, dist.stub, dist.python_backend / "libtriton_python.so"):
+            if not path.exists():
+                where = root if root is not None else "the nvidia-pytriton wheel"
+                raise FileNotFoundError(f"{path} is missing from {where}")
+        return dist
+
+    @classmethod
+    def _wheel(cls) -> "TritonDistribution":
+        """The wheel keeps one stub per Python version apart from its backend directory."""
         spec = importlib.util.find_spec("pytriton")
         if spec is None or not spec.submodule_search_locations:
             raise FileNotFoundError("nvidia-pytriton is not installed; run `make install`")
         package = Path(next(iter(spec.submodule_search_locations)))
-        dist = cls(package / "tritonserver", package.parent / "nvidia_pytriton.libs")
-        for path in (dist.binary, dist.stub, dist.python_backend / "libtriton_python.so"):
-            if not path.exists():
-                raise FileNotFoundError(f"{path} is missing from the nvidia-pytriton wheel")
-        return dist
-
-    @property
-    def binary(self) -> Path:
-        return self.root / "bin" / "tritonserver"
-
-    @property
-    def python_backend(self) -> Path:
-        return self.root / "backends" / "python"
-
-    @property
-    def stub(self) -> Path:
+        root = package / "tritonserver"
         version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        return self.root / "python_backend_stubs" / version / STUB_NAME
+        return cls(root / "bin" / "tritonserver", root / "backends" / "python",
+                   root / "python_backend_stubs" / version / STUB_NAME,
+                   package.parent / "nvidia_pytriton.libs")
+
+    @classmethod
+    def _installed(cls, root: Path) -> "TritonDistribution":
+        """A Triton install tree (NGC's ``/opt/tritonserver``): the stub, built for the
+        image's own Python, sits inside ``backends/python``."""
+        root = root.resolve()
+        python_backend = root / "backends" / "python"
+        return cls(root / "bin" / "tritonserver", python_backend, python_backend / STUB_NAME,
+                   root / "lib")
 
 
 def make_backend_dir(dist: TritonDistribution, parent: Path) -> Path:
     """A backend directory whose ``python/`` holds the backend and this Python's stub."""
     python_dir = parent / "backends" / "python"
     python_dir.mkdir(parents=True, exist_ok=True)
-    for source in (*dist.python_backend.iterdir(), dist.stub):
-        if source.is_file():
-            (python_dir / source.name).symlink_to(source)
+    sources = {path.name: path for path in dist.python_backend.iterdir() if path.is_file()}
+    sources[STUB_NAME] = dist.stub  # NGC's stub is already among them; the wheel's is not
+    for name, source in sources.items():
+        (python_dir / name).symlink_to(source)
     return python_dir.parent
 
 
 def server_env(dist: TritonDistribution, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment in which the stub imports this venv's packages and finds its libraries."""
+    """Environment in which the stub imports this Python's packages and finds its libraries.
+
+    The stub finds its packages through ``python3`` on ``PATH`` (a venv's ``pyvenv.cfg``, or
+    the system Python's own site-packages in the NGC image)."""
     env = dict(os.environ if base is None else base)
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "/usr/bin:/bin")])
@@ -99,6 +120,8 @@ def server_env(dist: TritonDistribution, base: dict[str, str] | None = None) -> 
         libdirs.append(env["LD_LIBRARY_PATH"])
     env["LD_LIBRARY_PATH"] = os.pathsep.join(d for d in libdirs if d)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    for name, value in MALLOC_ENV.items():
+        env.setdefault(name, value)
     return env
 
 
@@ -108,6 +131,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Arguments after `--` are passed to tritonserver as they are.",
     )
     parser.add_argument("--model-repository", type=Path, default=Path("model_repository"))
+    parser.add_argument("--triton-root", type=Path,
+                        default=Path(os.environ[TRITON_ROOT_ENV]) if os.environ.get(TRITON_ROOT_ENV)
+                        else None,
+                        help="a Triton installation laid out like NGC's /opt/tritonserver "
+                             f"(default: ${TRITON_ROOT_ENV}, else the nvidia-pytriton wheel's)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address for HTTP, gRPC and metrics (default: loopback only)")
     parser.add_argument("--http-port", type=int, default=8000)
@@ -267,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model_repository.is_dir():
         print(f"ocr-server: no model repository at {args.model_repository}", file=sys.stderr)
         return 2
-    dist = TritonDistribution.find()
+    dist = TritonDistribution.find(args.triton_root)
     internal = (free_port(), free_port())
     door = FrontDoor(FrontDoorOptions(
         args.host, args.http_port, args.grpc_port, *internal, args.max_request_bytes,
