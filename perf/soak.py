@@ -33,6 +33,7 @@ from perf.harness import (
     serve,
     write_input_data,
 )
+from perf.memory import breakdown, model_name, table
 from tests.support.server import RunningServer, children
 
 WARMUP_S = 60.0  # memory is compared from the end of the first minute
@@ -78,9 +79,8 @@ def shm_by_model(server: RunningServer) -> dict[str, float]:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        names = [a.decode(errors="replace") for a in argv]
-        model = next((Path(a).parent.parent.name for a in names if a.endswith("model.py")), None)
-        region = next((a for a in names if a in sizes), None)
+        region = next((a.decode() for a in argv if a.decode(errors="replace") in sizes), None)
+        model = model_name(pid)
         if model and region:
             out[model] = out.get(model, 0.0) + sizes[region]
     return out
@@ -148,7 +148,7 @@ def verdict(samples: list[Sample], counts: tuple[int, int]) -> list[tuple[str, b
 
 def report(name: str, minutes: float, concurrency: int, images: int, ready_s: float,
            samples: list[Sample], counts: tuple[int, int], outcome: str, exit_code: int,
-           shm_log: list[tuple[float, dict[str, float]]]) -> str:
+           shm_log: list[tuple[float, dict[str, float]]], per_process: str) -> str:
     checks = verdict(samples, counts)
     lines = [
         f"# Soak `{name}`", "",
@@ -172,6 +172,7 @@ def report(name: str, minutes: float, concurrency: int, images: int, ready_s: fl
     for seconds, by_model in shm_log:
         lines.append(f"| {seconds:.0f} | " + " | ".join(f"{by_model.get(m, 0):.0f}"
                                                        for m in sorted(shm_log[0][1])) + " |")
+    lines += ["", "Per process at the end of the load (`perf/memory.py`):", "", per_process]
     return "\n".join(lines) + "\n"
 
 
@@ -189,10 +190,11 @@ def main() -> int:
     try:
         samples, counts, outcome, shm_log = soak(server, data, int(args.minutes * 60),
                                                  args.concurrency)
+        per_process = table(breakdown(server))
     finally:
         exit_code = server.stop()
     text = report(args.name, args.minutes, args.concurrency, len(images), ready_s, samples,
-                  counts, outcome, exit_code, shm_log)
+                  counts, outcome, exit_code, shm_log, per_process)
     (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
     passed = all(ok for _, ok, _ in verdict(samples, counts)) and exit_code == 0

@@ -150,5 +150,5 @@ def test_every_stub_runs_with_the_fixed_malloc_mmap_threshold(server):
         except OSError:
             continue
         if b"model.py" in argv:
-            stubs.append(b"MALLOC_MMAP_THRESHOLD_=131072" in environ)
+            stubs.append(b"MALLOC_MMAP_THRESHOLD_=4194304" in environ)
     assert len(stubs) >= 6 and all(stubs), stubs

@@ -10,7 +10,7 @@ import pytest
 import tritonclient.http as httpclient
 
 from paddle_python import server
-from tests.support.server import alive, http_get, start_server
+from tests.support.server import alive, free_ports, http_get, start_server
 
 ECHO = Path(__file__).parent / "echo_repository"
 
@@ -196,6 +196,13 @@ def test_safe_set_up_refuses_callers_without_certificate_or_admin_header(tmp_pat
 
 def test_server_env_fixes_the_malloc_mmap_threshold_unless_told_otherwise():
     dist = server.TritonDistribution.find()
-    assert server.server_env(dist, {})["MALLOC_MMAP_THRESHOLD_"] == str(128 * 1024)
+    assert server.server_env(dist, {})["MALLOC_MMAP_THRESHOLD_"] == str(4 * 2**20)
     mine = {"MALLOC_MMAP_THRESHOLD_": "65536"}
     assert server.server_env(dist, mine)["MALLOC_MMAP_THRESHOLD_"] == "65536"
+
+
+def test_internal_ports_are_distinct_and_never_a_public_port():
+    for _ in range(200):
+        public = tuple(free_ports(3))
+        http, grpc = server.internal_ports(public)
+        assert http != grpc and not {http, grpc} & set(public)

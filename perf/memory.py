@@ -1,0 +1,159 @@
+"""Where the memory goes: per process of a running server, and per Paddle predictor setting.
+
+    python -m perf.memory server [--seconds 60]     # breakdown after warm-up and after load
+    python -m perf.memory predictor rec --cache 1   # one predictor in-process, as text_rec runs it
+
+``server`` starts ``ocr-server`` (the launcher's defaults, plus anything in the environment,
+e.g. ``MALLOC_MMAP_THRESHOLD_``), prints each process's RSS, PSS, anonymous memory and the
+resident part of its shared-memory regions once ready, then again after perf_analyzer has
+driven the mixed-size photos at concurrency 8. ``predictor`` warms one predictor on every
+bucket shape, largest first, sends random bucket shapes, and prints the anonymous memory each
+step added and how long the random calls took. Results: ``perf/results/memory-*.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+from perf.harness import (
+    REPOSITORY,
+    WORK,
+    mixed_sizes,
+    photos,
+    run_perf_analyzer,
+    serve,
+    write_input_data,
+)
+from tests.support.server import RunningServer, children
+
+MAPPING = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
+COLUMNS = ("rss", "pss", "anon", "shm")
+
+
+def model_name(pid: int) -> str | None:
+    """The model a Python-backend stub serves (its ``model.py`` is on its command line), or
+    the program's name for any other process; None when the process is gone."""
+    try:
+        argv = [a.decode(errors="replace")
+                for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+    except OSError:
+        return None
+    model = next((Path(a).parent.parent.name for a in argv if a.endswith("model.py")), None)
+    return model or Path(argv[0]).name
+
+
+def process_memory(pid: int) -> dict[str, float]:
+    """MB of RSS, PSS, anonymous memory and resident shared-memory (``/dev/shm``) pages."""
+    rollup = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        rollup[key] = int(value.split()[0]) / 1024
+    shm, in_shm = 0.0, False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        if MAPPING.match(line):
+            in_shm = "/dev/shm/" in line
+        elif in_shm and line.startswith("Rss:"):
+            shm += int(line.split()[1]) / 1024
+    return {"rss": rollup["Rss"], "pss": rollup["Pss"], "anon": rollup["Anonymous"], "shm": shm}
+
+
+def breakdown(server: RunningServer) -> list[tuple[str, dict[str, float]]]:
+    """(name, memory) for tritonserver and each stub, largest RSS first."""
+    rows = []
+    for pid in children(server.process.pid):
+        name = model_name(pid)
+        try:
+            if name:
+                rows.append((name, process_memory(pid)))
+        except OSError:  # the process ended meanwhile
+            continue
+    return sorted(rows, key=lambda row: -row[1]["rss"])
+
+
+def table(rows: list[tuple[str, dict[str, float]]]) -> str:
+    """A Markdown table of ``breakdown`` with a total row."""
+    total = {c: sum(memory[c] for _, memory in rows) for c in COLUMNS}
+    lines = ["| process | RSS MB | PSS MB | anonymous MB | /dev/shm resident MB |",
+             "|---|---|---|---|---|"]
+    for name, memory in [*rows, ("**total**", total)]:
+        lines.append(f"| {name} | " + " | ".join(f"{memory[c]:.0f}" for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def server_main(seconds: int) -> None:
+    images = mixed_sizes(photos(), WORK / "mixed")
+    data = write_input_data(images, WORK / "mixed.json")
+    server, ready_s = serve(REPOSITORY, WORK / "memory-server.log")
+    try:
+        print(f"ready after {ready_s:.1f} s\n\n{table(breakdown(server))}\n", flush=True)
+        done = run_perf_analyzer(server.grpc_url, "grpc", data, 8,
+                                 ["--measurement-interval", str(seconds * 1000 // 3)])
+        print(done.stdout.strip().splitlines()[-1])
+        print(f"\nafter {seconds} s at concurrency 8 on {len(images)} images:\n\n"
+              f"{table(breakdown(server))}")
+    finally:
+        server.stop()
+
+
+def anonymous_mb() -> float:
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith("Anonymous:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def predictor_main(model: str, cache: int, calls: int) -> None:
+    import numpy as np
+
+    from paddle_python.predictor import Predictor, PredictorOptions
+
+    base = anonymous_mb()
+    if model == "rec":
+        options = PredictorOptions(cpu_threads=1, onednn_cache_capacity=cache)
+        shapes = [(b, 3, 48, w) for w in (1280, 960, 640, 480, 320) for b in (8, 4, 2, 1)]
+    else:
+        options = PredictorOptions(cpu_threads=2, onednn_cache_capacity=cache)
+        sides = (960, 800, 640, 480, 320)
+        shapes = sorted(((1, 3, h, w) for h in sides for w in sides), key=lambda s: -s[2] * s[3])
+    predictor = Predictor(REPOSITORY / f"text_{model}" / "1", options)
+    made = anonymous_mb()
+    for shape in shapes:
+        predictor(np.random.rand(*shape).astype(np.float32))
+    warm = anonymous_mb()
+    rng = random.Random(0)
+    start = time.perf_counter()
+    for _ in range(calls):
+        predictor(np.random.rand(*rng.choice(shapes)).astype(np.float32))
+    took = time.perf_counter() - start
+    end = anonymous_mb()
+    print(f"text_{model}, onednn_cache_capacity {cache}: anonymous MB: paddle {base:.0f}, "
+          f"predictor +{made - base:.0f}, {len(shapes)} shapes warmed +{warm - made:.0f}, "
+          f"{calls} random calls +{end - warm:.0f} ({took:.1f} s), total {end:.0f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    on_server = sub.add_parser("server")
+    on_server.add_argument("--seconds", type=int, default=60)
+    alone = sub.add_parser("predictor")
+    alone.add_argument("model", choices=("det", "rec"))
+    alone.add_argument("--cache", type=int, default=1, help="onednn_cache_capacity (0: no limit)")
+    alone.add_argument("--calls", type=int, default=150)
+    args = parser.parse_args()
+    if args.what == "server":
+        server_main(args.seconds)
+    else:
+        import paddle  # noqa: F401  (imported first so its own memory is the baseline)
+
+        predictor_main(args.model, args.cache, args.calls)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
