@@ -79,7 +79,7 @@ def measure(system: str, rounds: int) -> dict[str, object]:
         from paddle_python.pipeline import OcrPipeline, PipelineConfig
 
         repository = ROOT / "model_repository"
-        config = PipelineConfig.from_repository(repository).with_threads(os.cpu_count() or 1)
+        config = PipelineConfig.from_repository(repository).for_one_process(os.cpu_count() or 1)
         pipeline = OcrPipeline(repository, config=config)
         result = sequential(pipeline, [p.read_bytes() for p in files], rounds)
         lines, chars = accuracy(lambda data: pipeline(data).texts)

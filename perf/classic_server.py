@@ -107,7 +107,7 @@ def main() -> int:
     args = parser.parse_args()
     from paddle_python.pipeline import OcrPipeline, PipelineConfig
 
-    config = PipelineConfig.from_repository(args.model_repository).with_threads(os.cpu_count() or 1)
+    config = PipelineConfig.from_repository(args.model_repository).for_one_process(os.cpu_count() or 1)
     pipeline = OcrPipeline(args.model_repository, config=config)
     server = ClassicServer(("127.0.0.1", args.port), make_handler(pipeline))
     print(f"classic server ready on 127.0.0.1:{args.port}", flush=True)

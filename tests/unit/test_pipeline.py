@@ -3,7 +3,7 @@
 import pytest
 
 from paddle_python.errors import InputError
-from paddle_python.pipeline import OcrPipeline
+from paddle_python.pipeline import OcrPipeline, PipelineConfig
 from tests.support.render import CHINESE, LATIN, blank, render, squash
 
 
@@ -34,3 +34,12 @@ def test_no_text_gives_no_lines(pipeline):
 def test_bad_bytes_are_input_errors(pipeline):
     with pytest.raises(InputError):
         pipeline(b"not an image")
+
+
+def test_one_process_config_gives_every_predictor_the_cores_and_no_onednn_cache_limit(repository):
+    served = PipelineConfig.from_repository(repository)
+    assert served.rec_predictor.onednn_cache_capacity == 1, "each served model: one shape kept"
+    alone = served.for_one_process(3)
+    for options in (alone.det_predictor, alone.cls_predictor, alone.rec_predictor):
+        assert options.cpu_threads == 3 and options.onednn_cache_capacity == 0
+    assert alone.rec_predictor.batch_sizes == served.rec_predictor.batch_sizes
