@@ -50,15 +50,19 @@ def test_backend_dir_holds_the_stub_for_this_python(tmp_path):
     assert (python_dir / "libtriton_python.so").exists()
 
 
+def assert_echo_serves(http_url: str) -> None:
+    with httpclient.InferenceServerClient(http_url) as client:
+        x = httpclient.InferInput("x", [1, 3], "FP32")
+        x.set_data_from_numpy(np.array([[1, 2, 3]], dtype=np.float32))
+        assert client.infer("echo", [x]).as_numpy("y").tolist() == [[2, 4, 6]]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serves_then_stops_cleanly(tmp_path, signum):
     running = start_server(ECHO, tmp_path / "server.log", timeout=60)
     try:
         assert http_get(f"http://{running.http_url}/v2/health/ready") == 200
-        with httpclient.InferenceServerClient(running.http_url) as client:
-            x = httpclient.InferInput("x", [1, 3], "FP32")
-            x.set_data_from_numpy(np.array([[1, 2, 3]], dtype=np.float32))
-            assert client.infer("echo", [x]).as_numpy("y").tolist() == [[2, 4, 6]]
+        assert_echo_serves(running.http_url)
         assert running.descendants, "tritonserver and its stub should be running"
         assert running.shm_regions(), "the stub's shared memory should exist while serving"
     finally:
@@ -109,10 +113,7 @@ def test_serves_from_an_ngc_shaped_triton_root(tmp_path):
                            extra=["--triton-root", str(root)])
     try:
         assert http_get(f"http://{running.http_url}/v2/health/ready") == 200
-        with httpclient.InferenceServerClient(running.http_url) as client:
-            x = httpclient.InferInput("x", [1, 3], "FP32")
-            x.set_data_from_numpy(np.array([[1, 2, 3]], dtype=np.float32))
-            assert client.infer("echo", [x]).as_numpy("y").tolist() == [[2, 4, 6]]
+        assert_echo_serves(running.http_url)
         executables = {Path(f"/proc/{pid}/exe").resolve() for pid in running.children()}
         assert root / "bin" / "tritonserver" in executables
         assert root / "backends" / "python" / "triton_python_backend_stub" in executables
