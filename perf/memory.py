@@ -18,6 +18,7 @@ import random
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from perf.harness import (
@@ -33,18 +34,6 @@ from tests.support.server import RunningServer, children
 
 MAPPING = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
 COLUMNS = ("rss", "pss", "anon", "shm")
-
-
-def model_name(pid: int) -> str | None:
-    """The model a Python-backend stub serves (its ``model.py`` is on its command line), or
-    the program's name for any other process; None when the process is gone."""
-    try:
-        argv = [a.decode(errors="replace")
-                for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
-    except OSError:
-        return None
-    model = next((Path(a).parent.parent.name for a in argv if a.endswith("model.py")), None)
-    return model or Path(argv[0]).name
 
 
 def process_memory(pid: int) -> dict[str, float]:
@@ -64,12 +53,12 @@ def process_memory(pid: int) -> dict[str, float]:
 
 def breakdown(server: RunningServer) -> list[tuple[str, dict[str, float]]]:
     """(name, memory) for tritonserver and each stub, largest RSS first."""
+    stubs = server.stubs()
     rows = []
     for pid in children(server.process.pid):
-        name = model_name(pid)
         try:
-            if name:
-                rows.append((name, process_memory(pid)))
+            name = stubs.get(pid) or Path(f"/proc/{pid}/comm").read_text().strip()
+            rows.append((name, process_memory(pid)))
         except OSError:  # the process ended meanwhile
             continue
     return sorted(rows, key=lambda row: -row[1]["rss"])
@@ -110,16 +99,22 @@ def anonymous_mb() -> float:
 def predictor_main(model: str, cache: int, calls: int) -> None:
     import numpy as np
 
-    from paddle_python.predictor import Predictor, PredictorOptions
+    from paddle_python.pipeline import PipelineConfig
+    from paddle_python.predictor import Predictor
+    from paddle_python.recognition import REC_HEIGHT
 
-    base = anonymous_mb()
+    config = PipelineConfig.from_repository(REPOSITORY)
+    served = config.rec_predictor if model == "rec" else config.det_predictor
+    options = replace(served, onednn_cache_capacity=cache)
+    # Every shape the served model is warmed with, largest first (its config.pbtxt).
     if model == "rec":
-        options = PredictorOptions(cpu_threads=1, onednn_cache_capacity=cache)
-        shapes = [(b, 3, 48, w) for w in (1280, 960, 640, 480, 320) for b in (8, 4, 2, 1)]
+        shapes = [(b, 3, REC_HEIGHT, w) for w in sorted(options.input_widths, reverse=True)
+                  for b in sorted(options.batch_sizes, reverse=True)]
     else:
-        options = PredictorOptions(cpu_threads=2, onednn_cache_capacity=cache)
-        sides = (960, 800, 640, 480, 320)
-        shapes = sorted(((1, 3, h, w) for h in sides for w in sides), key=lambda s: -s[2] * s[3])
+        shapes = sorted(((b, 3, h, w) for h in options.input_heights
+                         for w in options.input_widths for b in options.batch_sizes),
+                        key=lambda s: -s[2] * s[3])
+    base = anonymous_mb()
     predictor = Predictor(REPOSITORY / f"text_{model}" / "1", options)
     made = anonymous_mb()
     for shape in shapes:

@@ -33,8 +33,8 @@ from perf.harness import (
     serve,
     write_input_data,
 )
-from perf.memory import breakdown, model_name, table
-from tests.support.server import RunningServer, children
+from perf.memory import breakdown, table
+from tests.support.server import RunningServer, children, stub_region
 
 WARMUP_S = 60.0  # memory is compared from the end of the first minute
 MAX_GROWTH = 0.10  # RSS may grow at most this much after warm-up
@@ -71,18 +71,13 @@ def sample(server: RunningServer, start: float) -> Sample:
 
 def shm_by_model(server: RunningServer) -> dict[str, float]:
     """MB of shared memory per model: each stub names its region on its command line."""
-    sizes = {region.name: region.stat().st_size / 2**20 for region in server.shm_regions()
-             if region.exists()}
     out: dict[str, float] = {}
-    for pid in children(server.process.pid):
+    for pid, model in server.stubs().items():
         try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
+            size = stub_region(pid).stat().st_size / 2**20
+        except OSError:  # the stub or its region is gone
             continue
-        region = next((a.decode() for a in argv if a.decode(errors="replace") in sizes), None)
-        model = model_name(pid)
-        if model and region:
-            out[model] = out.get(model, 0.0) + sizes[region]
+        out[model] = out.get(model, 0.0) + size
     return out
 
 

@@ -15,7 +15,6 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from paddle_python.server import stub_pids
 from tests.support.calls import image_input
 from tests.support.render import LATIN, render, squash
 from tests.support.server import RunningServer, alive, http_get, start_server
@@ -30,13 +29,6 @@ def own_server(repository, tmp_path_factory) -> RunningServer:
     yield running
     if running.process.poll() is None:
         running.stop()
-
-
-def current_stubs(running: RunningServer) -> dict[int, str]:
-    stubs: dict[int, str] = {}
-    for pid in running.children():
-        stubs.update(stub_pids(pid))
-    return stubs
 
 
 def ready(running: RunningServer) -> int:
@@ -64,7 +56,7 @@ def ocr_with_timeout(client, data: bytes, timeout: float):
 def test_killed_stub_fails_in_flight_requests_then_the_service_heals(own_server):
     image = render(LATIN)
     assert [squash(t) for t in timed_call(own_server.grpc_url, image)[1]] == [squash(t) for t in LATIN]
-    stubs = current_stubs(own_server)
+    stubs = own_server.stubs()
     (victim,) = [pid for pid, model in stubs.items() if model == "text_rec"][:1]
     with ThreadPoolExecutor(8) as pool:
         calls = [pool.submit(timed_call, own_server.grpc_url, image) for _ in range(32)]
@@ -95,7 +87,7 @@ def test_killed_stub_fails_in_flight_requests_then_the_service_heals(own_server)
     assert [squash(t) for t in result] == [squash(t) for t in LATIN], result
     # The dead server's processes and shared memory are gone: one region per live stub.
     assert victim not in alive([victim])
-    stubs_now = current_stubs(own_server)
+    stubs_now = own_server.stubs()
     assert len(stubs_now) == len(stubs)
     assert len(own_server.shm_regions()) == len(stubs_now)
 

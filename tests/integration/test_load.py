@@ -142,13 +142,8 @@ def test_a_flood_is_refused_at_once_and_the_server_recovers(server, grpc):
 
 def test_every_stub_runs_with_the_fixed_malloc_mmap_threshold(server):
     """The launcher's allocator setting reaches the processes that hold the images."""
-    stubs = []
-    for pid in server.children():
-        try:
-            argv = open(f"/proc/{pid}/cmdline", "rb").read()
-            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if b"model.py" in argv:
-            stubs.append(b"MALLOC_MMAP_THRESHOLD_=4194304" in environ)
-    assert len(stubs) >= 6 and all(stubs), stubs
+    stubs = {}
+    for pid, model in server.stubs().items():
+        environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        stubs[f"{model} ({pid})"] = b"MALLOC_MMAP_THRESHOLD_=4194304" in environ
+    assert len(stubs) >= 6 and all(stubs.values()), stubs

@@ -10,26 +10,15 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from paddle_python.server import TritonDistribution, make_backend_dir, server_env
+from paddle_python.server import TritonDistribution, make_backend_dir, server_env, stub_pids
 from tests.support.calls import ocr
 from tests.support.deploy import kserve_model
 from tests.support.render import LATIN, render, squash
-from tests.support.server import SHM, alive, children, free_ports, http_get
-
-
-def stub_regions(pids: list[int]) -> list[Path]:
-    """The shared-memory region of each Python-backend stub (its second argument)."""
-    regions = []
-    for pid in pids:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        if argv[0].endswith(b"triton_python_backend_stub"):
-            regions.append(SHM / argv[2].decode())
-    return regions
+from tests.support.server import alive, children, free_ports, http_get, stub_region
 
 
 def test_stock_tritonserver_serves_the_repository_as_it_stands(repository, photos, tmp_path):
@@ -66,7 +55,7 @@ def test_stock_tritonserver_serves_the_repository_as_it_stands(repository, photo
             served = ocr(client, "grpc", (photos / "chinese.jpg").read_bytes())
             assert any("愚园路" in squash(t) for t in served.texts), served.texts
         processes = children(process.pid)
-        regions = stub_regions(processes)
+        regions = [stub_region(pid) for pid in stub_pids(process.pid)]
         assert len(regions) == 7, "one stub per model instance"
         assert all(region.exists() for region in regions)
     finally:

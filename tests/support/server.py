@@ -12,6 +12,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paddle_python.server import stub_pids
+
 SHM = Path("/dev/shm")
 
 
@@ -69,6 +71,14 @@ class RunningServer:
         """The launcher's processes now: tritonserver and its stubs."""
         return children(self.process.pid)
 
+    def stubs(self) -> dict[int, str]:
+        """Live Python-backend stubs now: pid -> the model they serve (the launcher's own
+        reading, ``paddle_python.server.stub_pids``, of tritonserver's children)."""
+        found: dict[int, str] = {}
+        for pid in self.children():
+            found.update(stub_pids(pid))
+        return found
+
     def shm_regions(self) -> list[Path]:
         return sorted(SHM.glob(f"{self.shm_prefix}*"))
 
@@ -102,6 +112,11 @@ def start_server(repository: Path, log: Path, timeout: float = 300, extra: list[
         time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)
     raise TimeoutError(f"ocr-server not ready in {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+def stub_region(pid: int) -> Path:
+    """The shared-memory region of a Python-backend stub: its second argument."""
+    return SHM / Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[2].decode()
 
 
 def alive(pids: list[int]) -> list[int]:

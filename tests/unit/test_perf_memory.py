@@ -6,7 +6,7 @@ import mmap
 import os
 from pathlib import Path
 
-from perf.memory import model_name, process_memory, table
+from perf.memory import process_memory, table
 
 
 def test_process_memory_counts_resident_shared_memory_pages():
@@ -31,4 +31,3 @@ def test_table_has_a_row_per_process_and_a_total():
     text = table([("text_rec", memory), ("text_rec", memory)])
     assert "| text_rec | 10 | 5 | 4 | 1 |" in text
     assert text.splitlines()[-1] == "| **total** | 20 | 10 | 8 | 2 |"
-    assert model_name(os.getpid()) is not None
