@@ -10,7 +10,7 @@ import yaml
 
 from tests.support.calls import ocr
 from tests.support.deploy import ADAPTER, DOCKER, base_manifests, health_paths
-from tests.support.prometheus import scrape, value
+from tests.support.prometheus import scrape, scrape_once_moved, value
 from tests.support.render import LATIN, render
 from tests.support.server import http_get
 
@@ -35,7 +35,7 @@ def test_autoscaling_metric_is_made_of_exported_series(server, http):
     (rule,) = yaml.safe_load(ADAPTER.read_text())["rules"]["custom"]
     before = scrape(server)
     assert len(ocr(http, "http", render(LATIN)).texts) == 3
-    after = scrape(server)
+    after = scrape_once_moved(server, before, "nv_inference_request_success", model="ocr")
     used = set(re.findall(r"\bnv_\w+", rule["seriesQuery"] + rule["metricsQuery"]))
     assert used == {"nv_inference_queue_duration_us", "nv_inference_request_success"}
     assert used <= {name for name, _ in after}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 
 SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} ([0-9.eE+-]+)$')
@@ -20,6 +21,20 @@ def scrape(server, path: str = "/metrics") -> dict[tuple[str, frozenset], float]
                                re.findall(r'\w+="[^"]*"', match.group(2)))
             samples[(match.group(1), labels)] = float(match.group(3))
     return samples
+
+
+def scrape_once_moved(server, before: dict, name: str, timeout: float = 10.0,
+                      **labels: str) -> dict[tuple[str, frozenset], float]:
+    """A scrape taken once ``name`` has moved from ``before``: Triton counts a request just
+    after its response is sent, so a scrape right after the answer can still miss it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(server)
+        if value(samples, name, **labels) != value(before, name, **labels):
+            return samples
+        if time.monotonic() > deadline:
+            return samples
+        time.sleep(0.1)
 
 
 def value(samples, name: str, **labels: str) -> float:
