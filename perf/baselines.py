@@ -1,7 +1,7 @@
 """In-process baselines, each measured in a fresh process of its own so that no other
 engine's threads or memory are in the way:
 
-    .venv/bin/python -m perf.baselines in-process --rounds 5 --out result.json
+    .venv/bin/python -m perf.baselines in-process --passes 3 --out result.json
     .venv/bin/python -m perf.baselines onnx-960 | onnx-default ...
 
 ``in-process`` is this package's pipeline called sequentially, every predictor on all cores; ``onnx-960`` is
@@ -52,20 +52,22 @@ def accuracy(read: Callable[[bytes], list[str]]) -> tuple[float, float]:
     return exact / total, 1 - errors / chars
 
 
-def sequential(call: Callable, images: list, rounds: int) -> dict[str, float]:
+def sequential(call: Callable, images: list, passes: int) -> dict[str, float]:
     """Images one after another; every shape is seen once before timing starts."""
     for image in images:
         call(image)
     latencies = []
-    start = time.perf_counter()
-    for _ in range(rounds):
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for _ in range(passes):
         for image in images:
             t = time.perf_counter()
             call(image)
             latencies.append(time.perf_counter() - t)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"throughput": len(latencies) / elapsed,
+            "cpu_ms": 1000 * cpu / len(latencies),
             "p50_ms": 1000 * float(np.percentile(latencies, 50)),
+            "p90_ms": 1000 * float(np.percentile(latencies, 90)),
             "p99_ms": 1000 * float(np.percentile(latencies, 99))}
 
 
@@ -73,7 +75,7 @@ def decode(data: bytes) -> np.ndarray:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
-def measure(system: str, rounds: int) -> dict[str, object]:
+def measure(system: str, passes: int, with_accuracy: bool = True) -> dict[str, object]:
     files = photos()
     if system == "in-process":
         from paddle_python.pipeline import OcrPipeline, PipelineConfig
@@ -81,7 +83,9 @@ def measure(system: str, rounds: int) -> dict[str, object]:
         repository = ROOT / "model_repository"
         config = PipelineConfig.from_repository(repository).for_one_process(os.cpu_count() or 1)
         pipeline = OcrPipeline(repository, config=config)
-        result = sequential(pipeline, [p.read_bytes() for p in files], rounds)
+        result = sequential(pipeline, [p.read_bytes() for p in files], passes)
+        if not with_accuracy:
+            return {"system": system, **result}
         lines, chars = accuracy(lambda data: pipeline(data).texts)
     else:
         from rapidocr_onnxruntime import RapidOCR
@@ -93,7 +97,9 @@ def measure(system: str, rounds: int) -> dict[str, object]:
             engine = RapidOCR()
         else:
             raise SystemExit(f"unknown system {system!r}")
-        result = sequential(engine, [cv2.imread(str(p)) for p in files], rounds)
+        result = sequential(engine, [cv2.imread(str(p)) for p in files], passes)
+        if not with_accuracy:
+            return {"system": system, **result}
 
         def read(data: bytes) -> list[str]:
             found, _ = engine(decode(data))
@@ -106,10 +112,13 @@ def measure(system: str, rounds: int) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("system", choices=["in-process", "onnx-960", "onnx-default"])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--passes", type=int, default=3,
+                        help="timed passes over the photos")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-accuracy", dest="accuracy", action="store_false",
+                        help="time only (a repeated measurement)")
     args = parser.parse_args()
-    result = measure(args.system, args.rounds)
+    result = measure(args.system, args.passes, args.accuracy)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text)

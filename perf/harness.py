@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import resource
 import shutil
 import subprocess
 import threading
@@ -153,11 +155,23 @@ class StageStats:
     executions: int
     inferences: int
     queue_ms: float  # mean per request
-    compute_ms: float  # mean compute_infer per execution
+    compute_ms: float  # mean per request: Triton charges each request its execution's time
 
     @property
     def batch(self) -> float:
         return self.inferences / self.executions if self.executions else 0.0
+
+    def __add__(self, other: "StageStats") -> "StageStats":
+        """Two measurements of the same model together (means weighted by their counts)."""
+        requests, executions = self.requests + other.requests, self.executions + other.executions
+        return StageStats(
+            requests=requests, executions=executions,
+            inferences=self.inferences + other.inferences,
+            queue_ms=(self.queue_ms * self.requests + other.queue_ms * other.requests)
+            / max(requests, 1),
+            compute_ms=(self.compute_ms * self.requests + other.compute_ms * other.requests)
+            / max(requests, 1),
+        )
 
 
 def stats_delta(before: dict[str, dict], after: dict[str, dict]) -> dict[str, StageStats]:
@@ -180,7 +194,7 @@ def stats_delta(before: dict[str, dict], after: dict[str, dict]) -> dict[str, St
             executions=executions,
             inferences=diff("inference_count"),
             queue_ms=diff("inference_stats", "queue", "ns") / 1e6 / max(requests, 1),
-            compute_ms=diff("inference_stats", "compute_infer", "ns") / 1e6 / max(executions, 1),
+            compute_ms=diff("inference_stats", "compute_infer", "ns") / 1e6 / max(requests, 1),
         )
     return out
 
@@ -196,7 +210,36 @@ class LoadResult:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    cpu_busy: float = 0.0  # share of the machine's cores busy meanwhile (load generator too)
     stages: dict[str, StageStats] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per request, by process
+
+
+def mean_result(results: list[LoadResult]) -> LoadResult:
+    """Repeated measurements of one point as one: throughput, latency percentiles and CPU
+    averaged, Triton's statistics summed."""
+    first, n = results[0], len(results)
+    stages: dict[str, StageStats] = {}
+    cpu_ms: dict[str, float] = {}
+    for result in results:
+        for name, stage in result.stages.items():
+            stages[name] = stages[name] + stage if name in stages else stage
+        for name, ms in result.cpu_ms.items():
+            cpu_ms[name] = cpu_ms.get(name, 0.0) + ms / n
+    return LoadResult(
+        system=first.system, protocol=first.protocol, concurrency=first.concurrency,
+        throughput=sum(r.throughput for r in results) / n,
+        p50_ms=sum(r.p50_ms for r in results) / n, p90_ms=sum(r.p90_ms for r in results) / n,
+        p99_ms=sum(r.p99_ms for r in results) / n, cpu_busy=sum(r.cpu_busy for r in results) / n,
+        stages=stages, cpu_ms=cpu_ms,
+    )
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def run_perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: int,
@@ -216,10 +259,37 @@ def run_perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: in
     return done
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(server: RunningServer) -> dict[str, float]:
+    """CPU seconds so far of the launcher (its front doors), tritonserver, and the stubs of
+    each model (instances summed)."""
+    stubs = server.stubs()
+    used = {"launcher": process_cpu_s(server.process.pid)}
+    for pid in server.children():
+        name = stubs.get(pid, "tritonserver")
+        used[name] = used.get(name, 0.0) + process_cpu_s(pid)
+    return used
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (perf_analyzer runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: int,
                   window_requests: int, model: str = "ocr", system: str = "served",
-                  stats_url: str | None = None) -> LoadResult:
-    """Run perf_analyzer at one concurrency; read its CSV and, for Triton, the stage stats.
+                  server: RunningServer | None = None) -> LoadResult:
+    """Run perf_analyzer at one concurrency; read its CSV and, for our server, Triton's stage
+    statistics and the CPU each process spent per request.
 
     Windows are counted in requests, not seconds: the photos differ in cost by 10x, so a
     window must hold whole passes over them for the numbers to settle.
@@ -227,9 +297,20 @@ def perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: int,
     csv_path = input_data.with_name(f"pa_{system}_{protocol}_{concurrency}.csv")
     window = ["--measurement-mode", "count_windows", "--measurement-request-count",
               str(max(window_requests, concurrency))]
-    before = model_stats(stats_url) if stats_url else {}
+    before = model_stats(server.http_url) if server else {}
+    cpu_before, load_before = (server_cpu_s(server) if server else {}), children_cpu_s()
+    busy_before, total_before = cpu_times()
     run_perf_analyzer(url, protocol, input_data, concurrency, window, model, ["-f", str(csv_path)])
-    after = model_stats(stats_url) if stats_url else {}
+    busy_after, total_after = cpu_times()
+    cpu_after, load_after = (server_cpu_s(server) if server else {}), children_cpu_s()
+    after = model_stats(server.http_url) if server else {}
+    stages = stats_delta(before, after)
+    cpu_ms = {}
+    if server:
+        requests = max(stages[model].requests, 1)
+        cpu_ms = {name: 1000 * (used - cpu_before.get(name, 0.0)) / requests
+                  for name, used in cpu_after.items()}
+        cpu_ms["perf_analyzer"] = 1000 * (load_after - load_before) / requests
     with open(csv_path) as handle:
         row = next(csv.DictReader(handle))
     return LoadResult(
@@ -237,7 +318,8 @@ def perf_analyzer(url: str, protocol: str, input_data: Path, concurrency: int,
         throughput=float(row["Inferences/Second"]),
         p50_ms=float(row["p50 latency"]) / 1000, p90_ms=float(row["p90 latency"]) / 1000,
         p99_ms=float(row["p99 latency"]) / 1000,
-        stages=stats_delta(before, after) if stats_url else {},
+        cpu_busy=(busy_after - busy_before) / max(total_after - total_before, 1),
+        stages=stages, cpu_ms=cpu_ms,
     )
 
 

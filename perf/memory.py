@@ -1,7 +1,7 @@
 """Where the memory goes: per process of a running server, and per Paddle predictor setting.
 
     python -m perf.memory server [--seconds 60]     # breakdown after warm-up and after load
-    python -m perf.memory predictor rec --cache 1   # one predictor in-process, as text_rec runs it
+    python -m perf.memory predictor rec [--engine onednn --cache 1]   # one predictor, as text_rec
 
 ``server`` starts ``ocr-server`` (the launcher's defaults, plus anything in the environment,
 e.g. ``MALLOC_MMAP_THRESHOLD_``), prints each process's RSS, PSS, anonymous memory and the
@@ -96,7 +96,7 @@ def anonymous_mb() -> float:
     return 0.0
 
 
-def predictor_main(model: str, cache: int, calls: int) -> None:
+def predictor_main(model: str, cache: int, calls: int, engine: str | None) -> None:
     import numpy as np
 
     from paddle_python.pipeline import PipelineConfig
@@ -105,7 +105,7 @@ def predictor_main(model: str, cache: int, calls: int) -> None:
 
     config = PipelineConfig.from_repository(REPOSITORY)
     served = config.rec_predictor if model == "rec" else config.det_predictor
-    options = replace(served, onednn_cache_capacity=cache)
+    options = replace(served, onednn_cache_capacity=cache, cpu_engine=engine or served.cpu_engine)
     # Every shape the served model is warmed with, largest first (its config.pbtxt).
     if model == "rec":
         shapes = [(b, 3, REC_HEIGHT, w) for w in sorted(options.input_widths, reverse=True)
@@ -126,7 +126,8 @@ def predictor_main(model: str, cache: int, calls: int) -> None:
         predictor(np.random.rand(*rng.choice(shapes)).astype(np.float32))
     took = time.perf_counter() - start
     end = anonymous_mb()
-    print(f"text_{model}, onednn_cache_capacity {cache}: anonymous MB: paddle {base:.0f}, "
+    print(f"text_{model}, {options.cpu_engine}, onednn_cache_capacity {cache}: anonymous MB: "
+          f"paddle {base:.0f}, "
           f"predictor +{made - base:.0f}, {len(shapes)} shapes warmed +{warm - made:.0f}, "
           f"{calls} random calls +{end - warm:.0f} ({took:.1f} s), total {end:.0f}")
 
@@ -140,13 +141,15 @@ def main() -> int:
     alone.add_argument("model", choices=("det", "rec"))
     alone.add_argument("--cache", type=int, default=1, help="onednn_cache_capacity (0: no limit)")
     alone.add_argument("--calls", type=int, default=150)
+    alone.add_argument("--engine", choices=("openvino", "onednn", "native"),
+                       help="cpu_engine (default: as configured)")
     args = parser.parse_args()
     if args.what == "server":
         server_main(args.seconds)
     else:
         import paddle  # noqa: F401  (imported first so its own memory is the baseline)
 
-        predictor_main(args.model, args.cache, args.calls)
+        predictor_main(args.model, args.cache, args.calls, args.engine)
     return 0
 
 

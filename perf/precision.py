@@ -1,86 +1,98 @@
-"""oneDNN bfloat16 against float32 on the real crops and images: speed, and whether the
-texts stay the same. A precision is adopted only if they do.
+"""CPU engines and precisions against the reference (oneDNN, float32) on the real photos and
+the rendered accuracy set: speed per model, and whether the lines read stay the same. An
+engine or precision is adopted only where they do.
 
-    .venv/bin/python -m perf.precision
+    .venv/bin/python -m perf.precision [--threads 2] [--passes 3]
+
+Each variant runs the whole in-process pipeline (same options as served, one process, all
+predictors on ``--threads``) and is compared line by line with the reference: the same
+texts in the same order, and how far any box moved (pixels).
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+from dataclasses import replace
 
-import cv2
 import numpy as np
 
-from paddle_python import detection, recognition
-from paddle_python.pipeline import OcrPipeline
-from paddle_python.predictor import MODEL_FILE, PARAMS_FILE
+from paddle_python.pipeline import OcrPipeline, OcrResult, PipelineConfig
 from perf.harness import REPOSITORY, photos
+from tests.support.render import accuracy_set
+
+VARIANTS = {  # name -> (cpu_engine, cpu_precision); the first is the reference
+    "onednn fp32": ("onednn", "fp32"),
+    "openvino fp32": ("openvino", "fp32"),
+    "openvino bf16": ("openvino", "bf16"),
+    "onednn bf16": ("onednn", "bf16"),
+}
 
 
-def predictor(model: str, bf16: bool, threads: int = 2):
-    from paddle import inference
+def pipeline(engine: str, precision: str, threads: int) -> OcrPipeline:
+    config = PipelineConfig.from_repository(REPOSITORY).for_one_process(threads)
 
-    directory = REPOSITORY / model / "1"
-    config = inference.Config(str(directory / MODEL_FILE), str(directory / PARAMS_FILE))
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(threads)
-    config.enable_mkldnn()
-    config.disable_glog_info()
-    if bf16:
-        config.enable_mkldnn_bfloat16()
-    engine = inference.create_predictor(config)
-    x = engine.get_input_handle(engine.get_input_names()[0])
-    y = engine.get_output_handle(engine.get_output_names()[0])
+    def using(options):
+        return replace(options, cpu_engine=engine, cpu_precision=precision)
 
-    def run(batch: np.ndarray) -> np.ndarray:
-        x.reshape(list(batch.shape))
-        x.copy_from_cpu(batch)
-        engine.run()
-        return y.copy_to_cpu()
+    config = replace(config, det_predictor=using(config.det_predictor),
+                     cls_predictor=using(config.cls_predictor),
+                     rec_predictor=using(config.rec_predictor))
+    return OcrPipeline(REPOSITORY, config=config)
 
-    return run
+
+def timed(call, inputs: list, passes: int) -> float:
+    """Seconds per input, after one untimed pass (every shape seen once)."""
+    for item in inputs:
+        call(item)
+    start = time.perf_counter()
+    for _ in range(passes):
+        for item in inputs:
+            call(item)
+    return (time.perf_counter() - start) / (passes * len(inputs))
+
+
+def compare(reference: list[OcrResult], results: list[OcrResult]) -> tuple[int, int, float]:
+    """(images whose lines read the same, lines differing, largest box shift in pixels)."""
+    same_images = differing = 0
+    shift = 0.0
+    for want, got in zip(reference, results):
+        if want.texts == got.texts:
+            same_images += 1
+            if len(want.boxes):
+                shift = max(shift, float(np.abs(want.boxes - got.boxes).max()))
+        else:
+            differing += sum(a != b for a, b in zip(want.texts, got.texts))
+            differing += abs(len(want.texts) - len(got.texts))
+    return same_images, differing, shift
 
 
 def main() -> int:
-    pipeline = OcrPipeline(REPOSITORY)
-    config = pipeline.config
-    det_inputs, crops = [], []
-    for path in photos():
-        image = cv2.imread(str(path))
-        tensor, shape = detection.preprocess(image, config.resize)
-        det_inputs.append(tensor[None])
-        boxes, _ = detection.db_boxes(pipeline.det(tensor[None])[0], shape, config.db)
-        crops += [recognition.preprocess(detection.crop(image, b), config.rec) for b in boxes]
-    groups: dict[int, list[np.ndarray]] = {}
-    for crop in crops:
-        groups.setdefault(crop.shape[-1], []).append(crop)
-    batches = [np.stack(g[i:i + 8]) for g in groups.values() for i in range(0, len(g), 8)]
-
-    results = {}
-    for precision in ("fp32", "bf16"):
-        rec = predictor("text_rec", precision == "bf16")
-        for batch in batches:
-            rec(batch)
-        start = time.perf_counter()
-        texts = [t for batch in batches for t in pipeline.decoder(rec(batch))[0]]
-        results[precision] = (time.perf_counter() - start, texts)
-        print(f"text_rec {precision}: {1000 * results[precision][0]:.0f} ms for {len(crops)} crops")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--passes", type=int, default=3)
+    args = parser.parse_args()
+    images = [p.read_bytes() for p in photos()] + [data for _, data, _ in accuracy_set()]
+    reference: list[OcrResult] = []
+    print(f"{len(images)} images ({len(photos())} photos, the rest rendered text); "
+          f"{args.threads} threads")
+    for name, (engine, precision) in VARIANTS.items():
         try:
-            det = predictor("text_det", precision == "bf16")
-            for tensor in det_inputs:
-                det(tensor)
-            start = time.perf_counter()
-            maps = [det(tensor) for tensor in det_inputs]
-            print(f"text_det {precision}: {1000 * (time.perf_counter() - start):.0f} ms for "
-                  f"{len(det_inputs)} images")
-            results[f"det-{precision}"] = maps
-        except Exception as exc:  # bf16 det is known to fail in Paddle's passes
-            print(f"text_det {precision}: fails: {str(exc).splitlines()[0][:160]}")
-    same = sum(a == b for a, b in zip(results["fp32"][1], results["bf16"][1]))
-    print(f"text_rec bf16: {same}/{len(crops)} crops read the same as fp32; "
-          f"speed-up {results['fp32'][0] / results['bf16'][0]:.2f}x")
+            ocr = pipeline(engine, precision, args.threads)
+            results = [ocr(data) for data in images]
+        except Exception as exc:  # a precision some model cannot run
+            print(f"{name}: fails: {str(exc).strip().splitlines()[-1][:160]}")
+            continue
+        seconds = timed(ocr, images[:len(photos())], args.passes)
+        reference = reference or results
+        same, differing, shift = compare(reference, results)
+        lines = sum(len(r.texts) for r in reference)
+        print(f"{name}: {1000 * seconds:.0f} ms per photo; {same}/{len(images)} images read "
+              f"the same as {next(iter(VARIANTS))} ({differing} of {lines} lines differ), boxes "
+              f"within {shift:.1f} px", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -11,6 +11,11 @@ Systems, all on the same images and the same cores:
 - classic: one synchronous HTTP server holding one pipeline (``perf/classic_server.py``),
   driven by the same perf_analyzer;
 - rapidocr_onnxruntime in-process, with the served detection sizing and with its defaults.
+
+These shared machines drift by a quarter or more within an hour, so every system is measured
+once per round and the order is reversed on alternate rounds: a steady drift then moves every
+system's mean alike, and the ratios compare like with like. The report gives each ratio from
+the means and per round.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from perf.harness import (
     WORK,
     LoadResult,
     MemorySampler,
+    mean_result,
     mixed_sizes,
     perf_analyzer,
     photos,
@@ -50,13 +56,19 @@ from tests.support.server import free_ports
 @dataclass
 class Mode:
     points: tuple[tuple[str, int], ...]  # (protocol, concurrency) served measurements
-    window: int  # requests per perf_analyzer window (a multiple of the 9 photos)
-    rounds: int  # passes over the images for in-process baselines
+    window: int  # requests per perf_analyzer window (a multiple of the 9 photos), three a point
+    passes: int  # timed passes over the photos per in-process measurement
+    rounds: int  # every system once per round, the order reversed on alternate rounds
     soak_s: int
 
 
-QUICK = Mode((("grpc", 1), ("grpc", 4), ("grpc", 8), ("http", 8)), 9, 1, 30)
-FULL = Mode(tuple((p, c) for p in ("grpc", "http") for c in (1, 2, 4, 8, 16)), 45, 5, 300)
+QUICK = Mode((("grpc", 1), ("grpc", 8), ("http", 8)), 9, 2, 2, 30)
+FULL = Mode(tuple((p, c) for p in ("grpc", "http") for c in (1, 2, 4, 8, 16)), 27, 3, 2, 300)
+CLASSIC_POINTS = (1, 8)  # the classic server over HTTP, as the served one
+IN_PROCESS = {"in-process": "in-process (same package, sequential)",
+              "onnx-960": "rapidocr_onnxruntime (served sizing: max side 960)",
+              "onnx-default": "rapidocr_onnxruntime (its defaults: min side 736)"}
+TIMED_EVERY_ROUND = ("in-process", "onnx-960")  # onnx-default is timed once, for reference
 
 
 def served_reader(url: str):
@@ -121,22 +133,94 @@ def soak(server, data: Path, seconds: int) -> dict[str, float]:
             "pss_end_mb": pss[-1], "growth_after_warmup": (rss[-1] - rss[settled]) / rss[settled]}
 
 
-def classic_baseline(mode: Mode, data: Path) -> list[LoadResult]:
+def start_classic() -> tuple[subprocess.Popen, str]:
+    """The classic synchronous server, in a process of its own; returns it and its address."""
     (port,) = free_ports(1)
-    log = open(WORK / "classic.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "perf.classic_server", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while "ready" not in (WORK / "classic.log").read_text():
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError((WORK / "classic.log").read_text()[-2000:])
-            time.sleep(0.5)
-        return [perf_analyzer(f"127.0.0.1:{port}", "http", data, c, mode.window,
-                              system="classic") for c in (1, 8)]
-    finally:
-        process.terminate()
-        process.wait()
+    log = WORK / "classic.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "perf.classic_server", "--port", str(port)],
+            stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while "ready" not in log.read_text():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(log.read_text()[-2000:])
+        time.sleep(0.5)
+    return process, f"127.0.0.1:{port}"
+
+
+def in_process(system: str, passes: int, with_accuracy: bool) -> dict:
+    """One in-process baseline, timed in a fresh process (perf/baselines.py)."""
+    out = WORK / f"baseline-{system}.json"
+    command = [sys.executable, "-m", "perf.baselines", system, "--passes", str(passes),
+               "--out", str(out)] + ([] if with_accuracy else ["--no-accuracy"])
+    subprocess.run(command, check=True, capture_output=True)
+    return json.loads(out.read_text())
+
+
+def as_load(result: dict) -> LoadResult:
+    return LoadResult(system=result["system"], protocol="in-process", concurrency=1,
+                      throughput=result["throughput"], p50_ms=result["p50_ms"],
+                      p90_ms=result["p90_ms"], p99_ms=result["p99_ms"],
+                      cpu_ms={"the process": result["cpu_ms"]})
+
+
+@dataclass
+class Rounds:
+    """Every measurement of every system, keyed by system, then one entry per round."""
+
+    served: dict[tuple[str, int], list[LoadResult]]
+    classic: dict[int, list[LoadResult]]
+    baselines: dict[str, list[LoadResult]]
+    accuracy: dict[str, tuple[float, float]]
+
+    def ratios(self, numerator: list[LoadResult], denominator: list[LoadResult],
+               measure: str = "throughput") -> tuple[float, list[float]]:
+        """The ratio of the means, and the ratio within each round."""
+        top = [getattr(r, measure) for r in numerator]
+        bottom = [getattr(r, measure) for r in denominator]
+        return sum(top) / sum(bottom), [a / b for a, b in zip(top, bottom)]
+
+
+def measure_rounds(mode: Mode, server, classic_url: str, data: Path) -> Rounds:
+    """All systems, round after round, the order reversed on every other round."""
+    rounds = Rounds({point: [] for point in mode.points}, {c: [] for c in CLASSIC_POINTS},
+                    {system: [] for system in IN_PROCESS}, {})
+
+    def served(protocol: str, concurrency: int) -> None:
+        url = server.grpc_url if protocol == "grpc" else server.http_url
+        result = perf_analyzer(url, protocol, data, concurrency, mode.window,
+                               server=server)
+        rounds.served[protocol, concurrency].append(result)
+        print(f"  served {protocol} c={concurrency}: {result.throughput:.2f} img/s "
+              f"p50 {result.p50_ms:.0f} ms p99 {result.p99_ms:.0f} ms", flush=True)
+
+    def classic(concurrency: int) -> None:
+        result = perf_analyzer(classic_url, "http", data, concurrency, mode.window,
+                               system="classic")
+        rounds.classic[concurrency].append(result)
+        print(f"  classic c={concurrency}: {result.throughput:.2f} img/s "
+              f"p50 {result.p50_ms:.0f} ms p99 {result.p99_ms:.0f} ms", flush=True)
+
+    def baseline(system: str, first: bool) -> None:
+        result = in_process(system, mode.passes, with_accuracy=first)
+        if first:
+            rounds.accuracy[system] = (result["lines_exact"], result["char_accuracy"])
+        rounds.baselines[system].append(as_load(result))
+        print(f"  {IN_PROCESS[system]}: {result['throughput']:.2f} img/s", flush=True)
+
+    for number in range(mode.rounds):
+        first = number == 0
+        steps = [lambda p=point: served(*p) for point in mode.points]
+        steps += [lambda c=c: classic(c) for c in CLASSIC_POINTS]
+        steps += [lambda s=system: baseline(s, first) for system in TIMED_EVERY_ROUND]
+        if first:
+            steps.append(lambda: baseline("onnx-default", True))
+        print(f"round {number + 1} of {mode.rounds}", flush=True)
+        for step in (steps if number % 2 == 0 else steps[::-1]):
+            step()
+    return rounds
 
 
 def plots(served: list[LoadResult], baselines: dict[str, float], out: Path) -> list[Path]:
@@ -199,62 +283,54 @@ def main() -> int:
     mixed = write_input_data(mixed_sizes(images, WORK / "mixed"), WORK / "mixed.json")
     report: list[str] = []
 
-    # --- served -------------------------------------------------------------------------
     server, ready_s = serve(ROOT / "model_repository", WORK / "server.log")
     try:
         ready_rss, ready_pss = server_rss_mb(server), server_pss_mb(server)
         cold = cold_start(server.grpc_url, images)
         print(f"launch to ready {ready_s:.1f} s; first request {cold.first_ms:.0f} ms, steady "
               f"p50 {cold.steady_p50_ms:.0f} ms", flush=True)
-        served: list[LoadResult] = []
-        with MemorySampler(server) as load_memory:
-            for protocol, concurrency in mode.points:
-                url = server.grpc_url if protocol == "grpc" else server.http_url
-                result = perf_analyzer(url, protocol, data, concurrency, mode.window,
-                                       stats_url=server.http_url)
-                served.append(result)
-                print(f"served {protocol} c={concurrency}: {result.throughput:.2f} img/s "
-                      f"p50 {result.p50_ms:.0f} ms p99 {result.p99_ms:.0f} ms", flush=True)
         read, client = served_reader(server.grpc_url)
         served_accuracy = accuracy(read)
         client.close()
+        classic_process, classic_url = start_classic()
+        try:
+            with MemorySampler(server) as load_memory:
+                rounds = measure_rounds(mode, server, classic_url, data)
+        finally:
+            classic_process.terminate()
+            classic_process.wait()
         memory = soak(server, mixed, mode.soak_s)
         print(f"soak: {memory}", flush=True)
     finally:
         exit_code = server.stop()
 
-    # --- baselines, each in a process of its own ----------------------------------------
-    labels = {"in-process": "in-process (same package, sequential)",
-              "onnx-960": "rapidocr_onnxruntime (served sizing: max side 960)",
-              "onnx-default": "rapidocr_onnxruntime (its defaults: min side 736)"}
-    measured = {}
-    for system in labels:
-        out = WORK / f"baseline-{system}.json"
-        subprocess.run([sys.executable, "-m", "perf.baselines", system,
-                        "--rounds", str(mode.rounds), "--out", str(out)],
-                       check=True, capture_output=True)
-        measured[system] = json.loads(out.read_text())
-        print(f"{labels[system]}: {measured[system]['throughput']:.2f} img/s", flush=True)
-    in_process, peers = measured["in-process"], [measured["onnx-960"], measured["onnx-default"]]
-    classic = classic_baseline(mode, data)
-    print(f"classic c=8: {classic[1].throughput:.2f} img/s", flush=True)
-
     # --- report -------------------------------------------------------------------------
+    served = [mean_result(rounds.served[point]) for point in mode.points]
+    classic = [mean_result(rounds.classic[c]) for c in CLASSIC_POINTS]
+    baselines = {system: mean_result(results) for system, results in rounds.baselines.items()}
     best = max((r for r in served if r.protocol == "grpc"), key=lambda r: r.throughput)
-    c1 = next(r for r in served if r.protocol == "grpc" and r.concurrency == 1)
-    c8 = next(r for r in served if r.protocol == "grpc" and r.concurrency == 8)
-    classic8 = classic[1]
+    best_rounds = rounds.served["grpc", best.concurrency]
+    c1_rounds = rounds.served["grpc", 1]
+    http8_rounds, classic8_rounds = rounds.served["http", 8], rounds.classic[8]
+    c8 = mean_result(rounds.served["grpc", 8])
+
+    def ratio(name: str, top: list[LoadResult], bottom: list[LoadResult], target: str,
+              measure: str = "throughput") -> list[str]:
+        value, per_round = rounds.ratios(top, bottom, measure)
+        return [name, f"**{value:.2f}** ({', '.join(f'{r:.2f}' for r in per_round)})", target]
+
     ratios = [
-        ["served best (gRPC c=%d) / in-process sequential" % best.concurrency,
-         f"{best.throughput / in_process['throughput']:.2f}", ">= 1.1"],
-        ["served / classic server, both at c=8", f"{c8.throughput / classic8.throughput:.2f}",
-         ">= 1.2"],
-        ["served p99 / classic p99 at c=8", f"{c8.p99_ms / classic8.p99_ms:.2f}", "< 1"],
-        ["served best / rapidocr_onnxruntime (served sizing)",
-         f"{best.throughput / peers[0]['throughput']:.2f}", ">= 1.3"],
-        ["served best / rapidocr_onnxruntime (its defaults)",
-         f"{best.throughput / peers[1]['throughput']:.2f}", "-"],
-        ["served c=1 p50 / in-process p50", f"{c1.p50_ms / in_process['p50_ms']:.2f}", "<= 1.15"],
+        ratio(f"served best (gRPC c={best.concurrency}) / in-process sequential", best_rounds,
+              rounds.baselines["in-process"], ">= 1.1"),
+        ratio("served / classic server, both HTTP at c=8", http8_rounds, classic8_rounds, ">= 1.2"),
+        ratio("served p99 / classic p99, both HTTP at c=8", http8_rounds, classic8_rounds, "< 1",
+              "p99_ms"),
+        ratio("served best / rapidocr_onnxruntime (served sizing)", best_rounds,
+              rounds.baselines["onnx-960"], ">= 1.3"),
+        ratio("served c=1 p50 / in-process p50", c1_rounds, rounds.baselines["in-process"],
+              "<= 1.15", "p50_ms"),
+        ["served best / rapidocr_onnxruntime (its defaults; timed once)",
+         f"{best.throughput / baselines['onnx-default'].throughput:.2f}", "-"],
         ["first request after ready / steady-state p50", f"{cold.first_ms / cold.steady_p50_ms:.2f}",
          "<= 1.5"],
         ["first pass / later passes, per photo: median, max",
@@ -262,7 +338,7 @@ def main() -> int:
         ["first request / the same photo repeated back to back",
          f"{cold.first_ms / cold.same_image_ms:.2f}", "-"],
         ["launch to ready (s)", f"{ready_s:.1f}", "<= 15"],
-        ["text_rec average batch at c=8", f"{c8.stages['text_rec'].batch:.1f}", "> 2"],
+        ["text_rec average batch at gRPC c=8", f"{c8.stages['text_rec'].batch:.1f}", "> 2"],
         ["memory after warm-up / soak max, summed RSS (MB)",
          f"{memory['settled_mb']:.0f} / {memory['max_mb']:.0f}", "< 3072"],
         ["memory after warm-up / soak max, PSS (MB)",
@@ -271,10 +347,10 @@ def main() -> int:
          "< 10%"],
     ]
     for row in ratios:
-        print(f"{row[0]}: {row[1]} (target {row[2]})")
+        print(f"{row[0]}: {row[1].replace('**', '')} (target {row[2]})")
 
     throughput_rows = [[r.protocol, r.concurrency, f"{r.throughput:.2f}", f"{r.p50_ms:.0f}",
-                        f"{r.p99_ms:.0f}"] for r in served]
+                        f"{r.p99_ms:.0f}", f"{100 * r.cpu_busy:.0f}%"] for r in served]
     stage_rows = []
     for r in served:
         for stage in ("ocr_preprocess", "text_det", "ocr_postprocess", "text_cls", "text_rec"):
@@ -282,19 +358,29 @@ def main() -> int:
             if s:
                 stage_rows.append([r.protocol, r.concurrency, stage, s.requests, s.executions,
                                    f"{s.batch:.1f}", f"{s.queue_ms:.0f}", f"{s.compute_ms:.0f}"])
-    baseline_rows = [[labels[b["system"]], f"{b['throughput']:.2f}", f"{b['p50_ms']:.0f}",
-                      f"{b['p99_ms']:.0f}"] for b in (in_process, *peers)]
+    baseline_rows = [[IN_PROCESS[system], f"{b.throughput:.2f}", f"{b.p50_ms:.0f}",
+                      f"{b.p99_ms:.0f}", len(rounds.baselines[system])]
+                     for system, b in baselines.items()]
     baseline_rows += [[f"classic server c={r.concurrency} (perf_analyzer, HTTP)",
-                       f"{r.throughput:.2f}", f"{r.p50_ms:.0f}", f"{r.p99_ms:.0f}"] for r in classic]
+                       f"{r.throughput:.2f}", f"{r.p50_ms:.0f}", f"{r.p99_ms:.0f}",
+                       len(rounds.classic[r.concurrency])] for r in classic]
     accuracy_rows = [["served (gRPC)", *map("{:.3f}".format, served_accuracy)]]
-    accuracy_rows += [[labels[b["system"]] + (" and classic (same code)" if b is in_process else ""),
-                       f"{b['lines_exact']:.3f}", f"{b['char_accuracy']:.3f}"]
-                      for b in (in_process, *peers)]
+    accuracy_rows += [[IN_PROCESS[system] + (" and classic (same code)"
+                                             if system == "in-process" else ""),
+                       *map("{:.3f}".format, values)] for system, values in rounds.accuracy.items()]
+
+    processes = ["launcher", "tritonserver", "ocr_preprocess", "text_det", "ocr_postprocess",
+                 "text_cls", "text_rec", "perf_analyzer"]
+    cpu_rows = [[f"served {r.protocol} c={r.concurrency}",
+                 *(f"{r.cpu_ms.get(p, 0):.0f}" for p in processes),
+                 f"{sum(r.cpu_ms.get(p, 0) for p in processes[:-1]):.0f}"] for r in served]
+    cpu_rows += [[IN_PROCESS[system], *("" for _ in processes), f"{b.cpu_ms['the process']:.0f}"]
+                 for system, b in baselines.items()]
 
     out = RESULTS / f"{name}.md"
-    pictures = plots(served, {"in-process": in_process["throughput"],
-                              "classic c=8": classic8.throughput,
-                              "rapidocr_onnxruntime (960)": peers[0]["throughput"]}, out)
+    pictures = plots(served, {"in-process": baselines["in-process"].throughput,
+                              "classic c=8": classic[-1].throughput,
+                              "rapidocr_onnxruntime (960)": baselines["onnx-960"].throughput}, out)
     report += [
         f"# OCR benchmark: {name}",
         "",
@@ -302,8 +388,10 @@ def main() -> int:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. Workload: "
         f"{len(images)} real photographs ({', '.join(p.name for p in images)}), sent in turn; "
-        f"perf_analyzer windows of {mode.window} requests, three per point. Server exit code after the run: "
-        f"{exit_code}.",
+        f"perf_analyzer windows of {mode.window} requests, three per point. {mode.rounds} rounds: "
+        "every system measured once per round, the order reversed on alternate rounds; tables "
+        "give the means, ratios the ratio of the means with each round's in brackets. "
+        f"Server exit code after the run: {exit_code}.",
         "",
         "## Ratios and targets",
         "",
@@ -314,11 +402,13 @@ def main() -> int:
         "",
         "## Served (perf_analyzer)",
         "",
-        table(["protocol", "concurrency", "images/s", "p50 ms", "p99 ms"], throughput_rows),
+        "CPU is the share of both cores busy during the measurement, perf_analyzer included.",
+        "",
+        table(["protocol", "concurrency", "images/s", "p50 ms", "p99 ms", "CPU"], throughput_rows),
         "",
         "## Baselines (same images, same machine, same run)",
         "",
-        table(["system", "images/s", "p50 ms", "p99 ms"], baseline_rows),
+        table(["system", "images/s", "p50 ms", "p99 ms", "rounds"], baseline_rows),
         "",
         "## Accuracy on rendered images of known text",
         "",
@@ -330,11 +420,21 @@ def main() -> int:
         "",
         "## Where the time goes (Triton statistics per composing model)",
         "",
-        "Batch = inferences / executions; queue is per request, compute per execution "
-        "(compute includes waiting for a core when models run at once).",
+        "Batch = inferences / executions; queue and compute are means per request, compute "
+        "being the time of the execution that carried it (Triton's statistics count both per "
+        "request; compute includes waiting for a core when models run at once).",
         "",
         table(["protocol", "concurrency", "model", "requests", "executions", "batch",
                "queue ms", "compute ms"], stage_rows),
+        "",
+        "## CPU per image (ms, user + system, all threads)",
+        "",
+        "Per process for the served runs (text_rec: its instances together), the whole process "
+        "for the in-process baselines; the total leaves out the load generator. A served total "
+        "above the in-process one is what serving costs in work; throughput below "
+        "cores / total means cores stood idle.",
+        "",
+        table(["system", *processes, "total"], cpu_rows),
         "",
         "## Memory and start-up",
         "",

@@ -115,7 +115,7 @@ def main() -> int:
             perf_analyzer(server.grpc_url, "grpc", data, max(args.concurrency), 9)  # warm
             for concurrency in args.concurrency:
                 r = perf_analyzer(server.grpc_url, "grpc", data, concurrency, args.window,
-                                  stats_url=server.http_url)
+                                  server=server)
                 row = (f"| {name} | {concurrency} | {r.throughput:.2f} | {r.p50_ms:.0f} | "
                        f"{r.p99_ms:.0f} | {r.stages['text_rec'].batch:.1f} | "
                        f"{server_rss_mb(server):.0f} | {server_pss_mb(server):.0f} |")

@@ -14,6 +14,7 @@ import time
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
+from paddle_python.options import load_model_config
 from paddle_python.server import TritonDistribution, make_backend_dir, server_env, stub_pids
 from tests.support.calls import ocr
 from tests.support.deploy import kserve_model
@@ -56,7 +57,11 @@ def test_stock_tritonserver_serves_the_repository_as_it_stands(repository, photo
             assert any("愚园路" in squash(t) for t in served.texts), served.texts
         processes = children(process.pid)
         regions = [stub_region(pid) for pid in stub_pids(process.pid)]
-        assert len(regions) == 7, "one stub per model instance"
+        instances = sum(group.get("count", 1)
+                        for config in map(load_model_config, repository.iterdir())
+                        if config.get("backend") == "python"
+                        for group in config["instance_group"])
+        assert len(regions) == instances == 8, "one stub per model instance"
         assert all(region.exists() for region in regions)
     finally:
         process.send_signal(signal.SIGTERM)  # what a container stop sends to Triton

@@ -1,19 +1,53 @@
 import numpy as np
 import pytest
 
-from paddle_python.predictor import Device, Predictor, PredictorOptions, build_config, config_plan
+from paddle_python.predictor import (
+    Device,
+    Predictor,
+    PredictorOptions,
+    build_config,
+    config_plan,
+    instance_cpus,
+)
 
 
 def calls(plan):
     return {name: args for name, args in plan}
 
 
-def test_cpu_plan_uses_threads_and_onednn():
-    plan = calls(config_plan(PredictorOptions(cpu_threads=3, onednn_cache_capacity=10), Device()))
+def test_cpu_plan_uses_threads_and_openvino_by_default():
+    plan = calls(config_plan(PredictorOptions(cpu_threads=3), Device()))
     assert plan["disable_gpu"] == ()
     assert plan["set_cpu_math_library_num_threads"] == (3,)
-    assert "enable_mkldnn" in plan and plan["set_mkldnn_cache_capacity"] == (10,)
+    assert plan["enable_openvino_engine"] == ("fp32",)
+    assert "enable_mkldnn" not in plan
     assert "enable_use_gpu" not in plan and "enable_tensorrt_engine" not in plan
+
+
+def test_cpu_plan_with_onednn_keeps_its_cache_limit_and_precision():
+    options = PredictorOptions(cpu_engine="onednn", onednn_cache_capacity=10, cpu_precision="bf16")
+    plan = calls(config_plan(options, Device()))
+    assert "enable_mkldnn" in plan and plan["set_mkldnn_cache_capacity"] == (10,)
+    assert "enable_mkldnn_bfloat16" in plan and "enable_openvino_engine" not in plan
+    native = calls(config_plan(PredictorOptions(cpu_engine="native"), Device()))
+    assert "enable_mkldnn" not in native and "enable_openvino_engine" not in native
+
+
+def test_unknown_cpu_engine_or_precision_is_refused():
+    with pytest.raises(ValueError, match="cpu_engine"):
+        config_plan(PredictorOptions(cpu_engine="tvm"), Device())
+    with pytest.raises(ValueError, match="cpu_precision"):
+        config_plan(PredictorOptions(cpu_precision="int4"), Device())
+    with pytest.raises(ValueError, match="cpu_precision"):
+        config_plan(PredictorOptions(cpu_engine="native", cpu_precision="bf16"), Device())
+
+
+def test_instances_with_fewer_threads_than_cores_are_spread_over_the_cores():
+    assert instance_cpus(0, 1, {0, 1}) == [0]
+    assert instance_cpus(1, 1, {0, 1}) == [1]
+    assert instance_cpus(2, 1, {0, 1}) == [0]
+    assert instance_cpus(1, 2, [4, 5, 6, 7]) == [6, 7]
+    assert instance_cpus(0, 2, {0, 1}) is None, "an instance using every core is left alone"
 
 
 def test_gpu_plan_uses_the_instance_device():
@@ -45,8 +79,11 @@ def test_tensorrt_is_ignored_on_cpu_and_bad_values_are_refused():
 
 def test_build_config_applies_the_cpu_plan(repository):
     config = build_config(repository / "text_cls" / "1", PredictorOptions(cpu_threads=1), Device())
-    assert not config.use_gpu() and config.mkldnn_enabled()
+    assert not config.use_gpu() and config.openvino_engine_enabled()
     assert config.cpu_math_library_num_threads() == 1
+    onednn = build_config(repository / "text_cls" / "1",
+                          PredictorOptions(cpu_threads=1, cpu_engine="onednn"), Device())
+    assert onednn.mkldnn_enabled() and not onednn.openvino_engine_enabled()
 
 
 def test_missing_weights_name_the_fix(tmp_path):
@@ -83,3 +120,12 @@ def test_input_shapes_outside_the_configured_sizes_are_refused():
     with pytest.raises(InputError, match="width 1000"):
         check_input_shape(np.zeros((1, 3, 320, 1000), np.float32), options)
     check_input_shape(np.zeros((1, 3, 48, 1000), np.float32), PredictorOptions())
+
+
+def test_creating_a_predictor_writes_nothing_in_the_working_directory(repository, tmp_path,
+                                                                      monkeypatch):
+    # OpenVINO's compiled model goes to Paddle's cache directory, by default the working one.
+    monkeypatch.chdir(tmp_path)
+    rec = Predictor(repository / "text_rec" / "1", PredictorOptions(cpu_threads=1))
+    assert rec(np.zeros((1, 3, 48, 320), np.float32)).shape[0] == 1
+    assert list(tmp_path.iterdir()) == []

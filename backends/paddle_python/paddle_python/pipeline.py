@@ -116,8 +116,8 @@ class PipelineConfig:
     def for_one_process(self, threads: int) -> "PipelineConfig":
         """The options for a whole pipeline in one process: every predictor on ``threads``
         CPU threads (it has the cores to itself, where served instances share them) and no
-        oneDNN cache limit (the three predictors share the thread's oneDNN cache, so the
-        served limit of one shape would rebuild primitives at every stage: 7-15% slower)."""
+        oneDNN cache limit (with ``cpu_engine`` onednn the three predictors share the thread's
+        oneDNN cache, so a limit of one shape would rebuild primitives at every stage)."""
         def alone(options: PredictorOptions) -> PredictorOptions:
             return replace(options, cpu_threads=threads, onednn_cache_capacity=0)
 

@@ -80,7 +80,7 @@ class CtcDecoder:
                 f"model has {probs.shape[-1]} classes, dictionary has {len(self.characters)}"
             )
         best = probs.argmax(axis=2)
-        confidence = probs.max(axis=2)
+        confidence = np.take_along_axis(probs, best[..., None], axis=2)[..., 0]
         repeated = np.zeros_like(best, dtype=bool)
         repeated[:, 1:] = best[:, 1:] == best[:, :-1]
         keep = (best != 0) & ~repeated

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import traceback
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from .predictor import (
     PredictorOptions,
     check_input_shape,
     ignore_termination_signals,
+    instance_cpus,
 )
 
 Outputs = Mapping[str, np.ndarray]
@@ -48,8 +50,15 @@ def version_dir(args: Mapping[str, str]) -> Path:
 
 def instance_predictor(args: Mapping[str, str], options: PredictorOptions) -> Predictor:
     """This instance's Paddle predictor: weights from the version directory, placed on the
-    instance's device; then SIGTERM/SIGINT are handed back to Triton (Paddle takes them)."""
-    predictor = Predictor(version_dir(args), options, instance_device(args))
+    instance's device (an OpenVINO CPU instance on cores of its own: ``instance_cpus``);
+    then SIGTERM/SIGINT are handed back to Triton (Paddle takes them)."""
+    device = instance_device(args)
+    if device.kind == "CPU" and options.cpu_engine == "openvino":
+        index = int(args["model_instance_name"].rsplit("_", 1)[1])
+        cpus = instance_cpus(index, options.cpu_threads, os.sched_getaffinity(0))
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    predictor = Predictor(version_dir(args), options, device)
     ignore_termination_signals()
     return predictor
 
