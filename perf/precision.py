@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 
@@ -32,14 +31,8 @@ VARIANTS = {  # name -> (cpu_engine, cpu_precision); the first is the reference
 
 def pipeline(engine: str, precision: str, threads: int) -> OcrPipeline:
     config = PipelineConfig.from_repository(REPOSITORY).for_one_process(threads)
-
-    def using(options):
-        return replace(options, cpu_engine=engine, cpu_precision=precision)
-
-    config = replace(config, det_predictor=using(config.det_predictor),
-                     cls_predictor=using(config.cls_predictor),
-                     rec_predictor=using(config.rec_predictor))
-    return OcrPipeline(REPOSITORY, config=config)
+    return OcrPipeline(REPOSITORY, config=config.with_predictors(cpu_engine=engine,
+                                                                  cpu_precision=precision))
 
 
 def timed(call, inputs: list, passes: int) -> float:

@@ -175,12 +175,13 @@ class Rounds:
     baselines: dict[str, list[LoadResult]]
     accuracy: dict[str, tuple[float, float]]
 
-    def ratios(self, numerator: list[LoadResult], denominator: list[LoadResult],
-               measure: str = "throughput") -> tuple[float, list[float]]:
-        """The ratio of the means, and the ratio within each round."""
-        top = [getattr(r, measure) for r in numerator]
-        bottom = [getattr(r, measure) for r in denominator]
-        return sum(top) / sum(bottom), [a / b for a, b in zip(top, bottom)]
+
+def ratio_of_means(numerator: list[LoadResult], denominator: list[LoadResult],
+           measure: str = "throughput") -> tuple[float, list[float]]:
+    """The ratio of the means of two systems' rounds, and the ratio within each round."""
+    top = [getattr(r, measure) for r in numerator]
+    bottom = [getattr(r, measure) for r in denominator]
+    return sum(top) / sum(bottom), [a / b for a, b in zip(top, bottom)]
 
 
 def measure_rounds(mode: Mode, server, classic_url: str, data: Path) -> Rounds:
@@ -188,20 +189,22 @@ def measure_rounds(mode: Mode, server, classic_url: str, data: Path) -> Rounds:
     rounds = Rounds({point: [] for point in mode.points}, {c: [] for c in CLASSIC_POINTS},
                     {system: [] for system in IN_PROCESS}, {})
 
+    def show(label: str, result: LoadResult) -> None:
+        print(f"  {label} c={result.concurrency}: {result.throughput:.2f} img/s "
+              f"p50 {result.p50_ms:.0f} ms p99 {result.p99_ms:.0f} ms", flush=True)
+
     def served(protocol: str, concurrency: int) -> None:
         url = server.grpc_url if protocol == "grpc" else server.http_url
         result = perf_analyzer(url, protocol, data, concurrency, mode.window,
                                server=server)
         rounds.served[protocol, concurrency].append(result)
-        print(f"  served {protocol} c={concurrency}: {result.throughput:.2f} img/s "
-              f"p50 {result.p50_ms:.0f} ms p99 {result.p99_ms:.0f} ms", flush=True)
+        show(f"served {protocol}", result)
 
     def classic(concurrency: int) -> None:
         result = perf_analyzer(classic_url, "http", data, concurrency, mode.window,
                                system="classic")
         rounds.classic[concurrency].append(result)
-        print(f"  classic c={concurrency}: {result.throughput:.2f} img/s "
-              f"p50 {result.p50_ms:.0f} ms p99 {result.p99_ms:.0f} ms", flush=True)
+        show("classic", result)
 
     def baseline(system: str, first: bool) -> None:
         result = in_process(system, mode.passes, with_accuracy=first)
@@ -312,11 +315,11 @@ def main() -> int:
     best_rounds = rounds.served["grpc", best.concurrency]
     c1_rounds = rounds.served["grpc", 1]
     http8_rounds, classic8_rounds = rounds.served["http", 8], rounds.classic[8]
-    c8 = mean_result(rounds.served["grpc", 8])
+    c8 = served[mode.points.index(("grpc", 8))]
 
     def ratio(name: str, top: list[LoadResult], bottom: list[LoadResult], target: str,
               measure: str = "throughput") -> list[str]:
-        value, per_round = rounds.ratios(top, bottom, measure)
+        value, per_round = ratio_of_means(top, bottom, measure)
         return [name, f"**{value:.2f}** ({', '.join(f'{r:.2f}' for r in per_round)})", target]
 
     ratios = [

@@ -113,17 +113,18 @@ class PipelineConfig:
                                   CtcOptions)
         return cls(limits, resize, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
 
+    def with_predictors(self, **changes: object) -> "PipelineConfig":
+        """The same options with ``changes`` made to all three predictors' options."""
+        return replace(self, det_predictor=replace(self.det_predictor, **changes),
+                       cls_predictor=replace(self.cls_predictor, **changes),
+                       rec_predictor=replace(self.rec_predictor, **changes))
+
     def for_one_process(self, threads: int) -> "PipelineConfig":
         """The options for a whole pipeline in one process: every predictor on ``threads``
         CPU threads (it has the cores to itself, where served instances share them) and no
         oneDNN cache limit (with ``cpu_engine`` onednn the three predictors share the thread's
         oneDNN cache, so a limit of one shape would rebuild primitives at every stage)."""
-        def alone(options: PredictorOptions) -> PredictorOptions:
-            return replace(options, cpu_threads=threads, onednn_cache_capacity=0)
-
-        return replace(self, det_predictor=alone(self.det_predictor),
-                       cls_predictor=alone(self.cls_predictor),
-                       rec_predictor=alone(self.rec_predictor))
+        return self.with_predictors(cpu_threads=threads, onednn_cache_capacity=0)
 
 
 class OcrPipeline:
