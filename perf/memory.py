@@ -109,7 +109,7 @@ def predictor_main(model: str, cache: int, calls: int, engine: str | None) -> No
     # Every shape the served model is warmed with, largest first (its config.pbtxt).
     if model == "rec":
         shapes = [(b, 3, REC_HEIGHT, w) for w in sorted(options.input_widths, reverse=True)
-                  for b in sorted(options.batch_sizes, reverse=True)]
+                  for b in options.batch_sizes_for(w)]
     else:
         shapes = sorted(((b, 3, h, w) for h in options.input_heights
                          for w in options.input_widths for b in options.batch_sizes),
@@ -147,7 +147,9 @@ def main() -> int:
     if args.what == "server":
         server_main(args.seconds)
     else:
-        import paddle  # noqa: F401  (imported first so its own memory is the baseline)
+        from paddle_python.predictor import paddle_inference
+
+        paddle_inference()  # loaded first, so that its own memory is the baseline
 
         predictor_main(args.model, args.cache, args.calls, args.engine)
     return 0

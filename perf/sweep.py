@@ -66,26 +66,30 @@ def queue_delay(model: str, old: int, new: int) -> dict[str, dict[str, str]]:
     return {model: {text.format(old): text.format(new)}}
 
 
-# Environment for the server (and so every stub) in a variant: OpenMP spin-waiting makes
-# Paddle's idle threads in one stub take cores from the busy stub next to it.
+def parameter(model: str, name: str, old: str, new: str) -> dict[str, dict[str, str]]:
+    key = '{{ key: "%s", value: {{ string_value: "{}" }} }}' % name
+    return {model: {key.format(old): key.format(new)}}
+
+
+# Environment for the server (and so every stub) in a variant.
 ENVIRONMENTS: dict[str, dict[str, str]] = {
-    "KMP_BLOCKTIME=0": {"KMP_BLOCKTIME": "0"},
+    "malloc mmap threshold 1 MiB": {"MALLOC_MMAP_THRESHOLD_": str(2**20)},
+    "malloc mmap threshold 4 MiB": {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20)},
 }
 
 VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "as configured": {},
     "one rec instance, det 2 / rec 2 threads": merge(threads(2, 2), instances("text_rec", 1)),
     "det 1 / rec 1 threads": threads(1, 1),
-    "det 1 / rec 2 threads": threads(1, 2),
-    "det 2 / rec 1 threads": threads(2, 1),
     "rec widths 160..1280 (7)": rec_widths("160,320,480,640,800,960,1280"),
-    "rec widths 320..1280 step 160 (7)": rec_widths("320,480,640,800,960,1120,1280"),
-    "rec queue delay 0": queue_delay("text_rec", 2000, 0),
-    "rec queue delay 10 ms": queue_delay("text_rec", 2000, 10000),
-    "KMP_BLOCKTIME=0": {},
-    "det x2 instances, 1 thread each (rec as configured)": merge(threads(1, 1),
-                                                                 instances("text_det", 2)),
-    "postprocess x2 instances": {"ocr_postprocess": {"count: 1, kind: KIND_CPU": "count: 2, kind: KIND_CPU"}},
+    "rec queue delay 2 ms": queue_delay("text_rec", 0, 2000),
+    "rec BLS requests of at most 2 crops": parameter("ocr_postprocess", "bls_max_batch",
+                                                     "4", "2"),
+    "rec runs without a width limit": parameter("text_rec", "max_batch_width", "2560", "0"),
+    "malloc mmap threshold 1 MiB": {},
+    "malloc mmap threshold 4 MiB": {},
+    "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
+                                                     "count: 1, kind: KIND_CPU"}},
 }
 
 
@@ -94,15 +98,19 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8])
     parser.add_argument("--window", type=int, default=27, help="requests per measurement window")
     parser.add_argument("--only", nargs="*", help="variant names to run")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every variant once per round, reversing the order on "
+                             "alternate rounds (the machine's speed drifts)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ocr-sweep-"))
     data = write_input_data(photos(), work / "input.json")
     rows = ["| variant | concurrency | images/s | p50 ms | p99 ms | text_rec batch | RSS MB | PSS MB |",
             "|---|---|---|---|---|---|---|---|"]
-    for name, overrides in VARIANTS.items():
-        if args.only and name not in args.only:
-            continue
+    names = [name for name in VARIANTS if not args.only or name in args.only]
+    order = [name for r in range(args.rounds) for name in (names if r % 2 == 0 else names[::-1])]
+    for name in order:
+        overrides = VARIANTS[name]
         repo = variant_repository(work / "repo", overrides)
         saved = dict(os.environ)
         os.environ.update(ENVIRONMENTS.get(name, {}))

@@ -22,12 +22,24 @@ def test_run_batched_stacks_same_shapes_and_keeps_each_inputs_rows():
         calls.append(batch.shape)
         return batch.sum(axis=1, keepdims=True)
 
-    out = run_batched(inputs, run, sizes=(1, 2, 4))
+    out = run_batched(inputs, run, sizes=lambda width: (1, 2, 4))
     assert sorted(calls) == sorted([(4, 3), (1, 3), (1, 5)])  # five rows of width 3: 4 + 1
     assert out[0].tolist() == [[3.0], [3.0]]
     assert out[1].tolist() == [[10.0]]
     assert out[2].tolist() == [[9.0]] * 3
     assert len(out[3]) == 0
+
+
+def test_run_batched_asks_for_the_batch_sizes_of_each_width():
+    inputs = [np.zeros((4, 8)), np.zeros((4, 2))]
+    calls = []
+
+    def run(batch):
+        calls.append(batch.shape)
+        return batch
+
+    run_batched(inputs, run, sizes=lambda width: (4,) if width == 2 else (2,))
+    assert sorted(calls) == [(2, 8), (2, 8), (4, 2)]
 
 
 def test_group_by_shape_skips_empty_inputs():

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -48,6 +51,15 @@ def test_instances_with_fewer_threads_than_cores_are_spread_over_the_cores():
     assert instance_cpus(2, 1, {0, 1}) == [0]
     assert instance_cpus(1, 2, [4, 5, 6, 7]) == [6, 7]
     assert instance_cpus(0, 2, {0, 1}) is None, "an instance using every core is left alone"
+
+
+def test_wide_inputs_run_in_smaller_batches_under_max_batch_width():
+    options = PredictorOptions(batch_sizes=(1, 2, 4, 8), max_batch_width=2560)
+    assert options.batch_sizes_for(320) == (8, 4, 2, 1)
+    assert options.batch_sizes_for(640) == (4, 2, 1)
+    assert options.batch_sizes_for(1280) == (2, 1)
+    assert options.batch_sizes_for(4000) == (1,)  # one input always runs
+    assert PredictorOptions(batch_sizes=(2, 8)).batch_sizes_for(4000) == (8, 2, 1)  # no limit
 
 
 def test_gpu_plan_uses_the_instance_device():
@@ -129,3 +141,19 @@ def test_creating_a_predictor_writes_nothing_in_the_working_directory(repository
     rec = Predictor(repository / "text_rec" / "1", PredictorOptions(cpu_threads=1))
     assert rec(np.zeros((1, 3, 48, 320), np.float32)).shape[0] == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_predictor_runs_without_importing_the_paddle_framework(repository):
+    # Only Paddle's C++ extension is loaded: the framework's Python side costs ~100 MB per stub.
+    code = (
+        "import sys, numpy as np\n"
+        "from paddle_python.predictor import Predictor, PredictorOptions\n"
+        f"p = Predictor({str(repository / 'text_cls' / '1')!r}, PredictorOptions(cpu_threads=1))\n"
+        "out = p(np.zeros((2, 3, 48, 192), np.float32))\n"
+        "assert out.shape == (2, 2), out.shape\n"
+        "assert 'paddle' not in sys.modules, 'the paddle package was imported'\n"
+        "import paddle.inference\n"  # and the framework still imports afterwards
+        "assert paddle.inference.Config is sys.modules['paddle.base.libpaddle'].AnalysisConfig\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -40,8 +40,8 @@ def test_detection_warmup_covers_every_bucket(repository):
 
 def test_recognition_warmup_covers_every_width_and_batch_size(repository):
     config = PipelineConfig.from_repository(repository)
-    expected = {(b, 3, 48, w) for b in config.rec_predictor.batch_sizes
-                for w in config.rec.rec_width_buckets}
+    expected = {(b, 3, 48, w) for w in config.rec.rec_width_buckets
+                for b in config.rec_predictor.batch_sizes_for(w)}
     shapes = warmup_shapes(repository, "text_rec")
     assert set(shapes) == expected and len(shapes) == len(expected)
     assert_largest_first(shapes)

@@ -2,19 +2,20 @@
 
 Triton's dynamic batcher hands ``execute`` several requests at once. Inputs of the same
 shape are stacked and run together, in chunks whose sizes come from a short allowed list
-(``batch_sizes``): each distinct batch size is another shape for Paddle's per-shape caches,
-so the list bounds memory while still letting large batches through.
+(``batch_sizes``, which may depend on the input's width): each distinct batch size is
+another shape for Paddle's per-shape caches, so the list bounds memory while still
+letting large batches through.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 
-def split_batch(count: int, sizes: Sequence[int]) -> list[int]:
+def split_batch(count: int, sizes: Iterable[int]) -> list[int]:
     """Chunk sizes from ``sizes`` that add up to ``count``, largest first (1 is always allowed)."""
     allowed = sorted({1, *sizes}, reverse=True)
     chunks = []
@@ -37,18 +38,19 @@ def group_by_shape(inputs: Sequence[np.ndarray]) -> dict[tuple[int, ...], list[i
 def run_batched(
     inputs: Sequence[np.ndarray],
     run: Callable[[np.ndarray], np.ndarray],
-    sizes: Sequence[int],
+    sizes: Callable[[int], Iterable[int]],
 ) -> list[np.ndarray]:
-    """Run ``run`` over every row of every input, stacking rows of equal shape.
+    """Run ``run`` over every row of every input, stacking rows of equal shape in chunks
+    whose sizes ``sizes(width)`` allows (width: a row's last dimension).
 
     ``inputs[i]`` is ``k_i x ...``; the result ``[i]`` holds ``run``'s ``k_i`` output rows
     (an empty input gets an empty array).
     """
     outputs: list[list[np.ndarray]] = [[] for _ in inputs]
-    for members in group_by_shape(inputs).values():
+    for shape, members in group_by_shape(inputs).items():
         stacked = np.concatenate([inputs[i] for i in members])
         results, start = [], 0
-        for size in split_batch(len(stacked), sizes):
+        for size in split_batch(len(stacked), sizes(shape[-1])):
             results.append(run(stacked[start : start + size]))
             start += size
         merged = np.concatenate(results)

@@ -156,9 +156,9 @@ class OcrPipeline:
         )
 
     async def _classify(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        (probs,) = run_batched([batch], self.cls, self.config.cls_predictor.batch_sizes)
+        (probs,) = run_batched([batch], self.cls, self.config.cls_predictor.batch_sizes_for)
         return classification.decode(probs)
 
     async def _recognize(self, batch: np.ndarray) -> tuple[list[str], np.ndarray]:
-        (probs,) = run_batched([batch], self.rec, self.config.rec_predictor.batch_sizes)
+        (probs,) = run_batched([batch], self.rec, self.config.rec_predictor.batch_sizes_for)
         return self.decoder(probs)

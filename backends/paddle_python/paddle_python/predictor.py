@@ -8,11 +8,15 @@ refuses to enable them.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import signal
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,6 +25,35 @@ from .errors import InputError
 
 MODEL_FILE = "inference.pdmodel"
 PARAMS_FILE = "inference.pdiparams"
+BINDINGS = "paddle.base.libpaddle"  # Paddle's C++ extension: Paddle Inference lives in it
+
+
+def paddle_inference() -> ModuleType:
+    """Paddle's C++ bindings, loaded without ``import paddle``.
+
+    A predictor needs only the extension module; ``import paddle`` also builds the training
+    framework's Python side, about 100 MB of RSS in every Paddle stub
+    (perf/results/memory-2026-11-22.md). The module is registered under its own name, so a
+    later ``import paddle`` in the same process reuses it.
+    """
+    if BINDINGS not in sys.modules:
+        package = importlib.util.find_spec("paddle")
+        if package is None or not package.submodule_search_locations:
+            raise ModuleNotFoundError("paddlepaddle is not installed; run `make install`")
+        base = Path(package.submodule_search_locations[0]) / "base"
+        path = next((base / f"libpaddle{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                     if (base / f"libpaddle{suffix}").is_file()), None)
+        if path is None:
+            raise ModuleNotFoundError(f"no libpaddle extension in {base}")
+        spec = importlib.util.spec_from_file_location(BINDINGS, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[BINDINGS] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[BINDINGS]
+            raise
+    return sys.modules[BINDINGS]
 
 
 @dataclass(frozen=True)
@@ -46,10 +79,21 @@ class PredictorOptions:
     trt_opt_shape: tuple[int, ...] = ()
     trt_max_shape: tuple[int, ...] = ()
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8)  # batch sizes the predictor is run with
+    # At most this many columns (batch size x input width) in one run; 0: no limit. The
+    # engine keeps working memory for its largest run, and on CPU a crop costs about the
+    # same alone or batched, so wide inputs run in smaller batches.
+    max_batch_width: int = 0
     # Heights / widths the predictor accepts (empty: any). A caller cannot make Paddle build
     # caches for shapes nobody warmed up: oneDNN keeps memory for every distinct input shape.
     input_heights: tuple[int, ...] = ()
     input_widths: tuple[int, ...] = ()
+
+
+    def batch_sizes_for(self, width: int) -> tuple[int, ...]:
+        """The batch sizes inputs ``width`` wide run with, largest first (1 always)."""
+        limit = self.max_batch_width
+        return tuple(sorted({1, *(b for b in self.batch_sizes
+                                  if not limit or b * width <= limit)}, reverse=True))
 
 
 @dataclass(frozen=True)
@@ -117,7 +161,7 @@ def build_config(model_dir: str | Path, options: PredictorOptions, device: Devic
                  cache_dir: str | Path | None = None) -> Any:
     """A ``paddle.inference.Config`` for the model in ``model_dir``; ``cache_dir`` is where
     Paddle may write what it builds (OpenVINO's compiled model), else its working directory."""
-    from paddle import inference
+    Config = paddle_inference().AnalysisConfig  # what paddle.inference.Config names
 
     model_dir = Path(model_dir)
     for name in (MODEL_FILE, PARAMS_FILE):
@@ -125,14 +169,14 @@ def build_config(model_dir: str | Path, options: PredictorOptions, device: Devic
             raise FileNotFoundError(
                 f"{model_dir / name} is missing; run `make models` (ocr-prepare-models)"
             )
-    config = inference.Config(str(model_dir / MODEL_FILE), str(model_dir / PARAMS_FILE))
+    config = Config(str(model_dir / MODEL_FILE), str(model_dir / PARAMS_FILE))
     if cache_dir is not None:
         config.set_optim_cache_dir(str(cache_dir))
     precision = {
-        "fp32": inference.PrecisionType.Float32,
-        "fp16": inference.PrecisionType.Half,
-        "bf16": inference.PrecisionType.Bfloat16,
-        "int8": inference.PrecisionType.Int8,
+        "fp32": Config.Precision.Float32,
+        "fp16": Config.Precision.Half,
+        "bf16": Config.Precision.Bfloat16,
+        "int8": Config.Precision.Int8,
     }
     for method, args in config_plan(options, device):
         if method == "enable_tensorrt_engine":
@@ -148,14 +192,12 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, options: PredictorOptions = PredictorOptions(),
                  device: Device = Device()):
-        from paddle import inference
-
         self.options = options
         # OpenVINO writes its compiled model into Paddle's cache directory while the predictor
         # is created (by default the working directory, read-only in a container) and does
         # not read it again: a private directory, removed at once.
         with tempfile.TemporaryDirectory(prefix="paddle-predictor-") as cache:
-            self._predictor = inference.create_predictor(
+            self._predictor = paddle_inference().create_predictor(
                 build_config(model_dir, options, device, cache))
         (self.input_name,) = self._predictor.get_input_names()[:1]
         self.output_name = self._predictor.get_output_names()[0]
@@ -167,7 +209,8 @@ class Predictor:
         """Run one batch (its first dimension is the batch) and return the output."""
         with self._lock:
             self._input.reshape(list(batch.shape))
-            self._input.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
+            # The binding itself: copy_from_cpu is a Python wrapper that ``import paddle`` adds.
+            self._input._copy_from_cpu_bind(np.ascontiguousarray(batch, dtype=np.float32))
             self._predictor.run()
             return self._output.copy_to_cpu()
 

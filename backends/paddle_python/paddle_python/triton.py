@@ -161,7 +161,7 @@ def predictor_responses(
         return out
 
     try:
-        for index, out in zip(owners, run_batched(arrays, run, predictor.options.batch_sizes)):
+        for index, out in zip(owners, run_batched(arrays, run, predictor.options.batch_sizes_for)):
             results[index] = respond(model, out, outputs)
     except Exception as exc:
         for index in owners:
