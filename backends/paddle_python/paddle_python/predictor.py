@@ -33,8 +33,8 @@ def paddle_inference() -> ModuleType:
 
     A predictor needs only the extension module; ``import paddle`` also builds the training
     framework's Python side, about 100 MB of RSS in every Paddle stub
-    (perf/results/memory-2026-11-22.md). The module is registered under its own name, so a
-    later ``import paddle`` in the same process reuses it.
+    (perf/results/memory-2026-11-22-openvino.md). The module is registered under its own
+    name, so a later ``import paddle`` in the same process reuses it.
     """
     if BINDINGS not in sys.modules:
         package = importlib.util.find_spec("paddle")
