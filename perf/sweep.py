@@ -25,14 +25,18 @@ from perf.harness import (
 )
 
 
+def parameter(model: str, name: str, value: object) -> dict[str, dict[str, str]]:
+    """Set one of a model's config.pbtxt parameters, whatever the repository has now."""
+    current = options.parameters(options.load_model_config(REPOSITORY / model))[name]
+    key = '{{ key: "%s", value: {{ string_value: "{}" }} }}' % name
+    return {model: {key.format(current): key.format(value)}}
+
+
 def threads(det: int, rec: int, cls: int = 1) -> dict[str, dict[str, str]]:
-    """Set each Paddle model's cpu_threads, whatever the repository has now."""
-    key = '{{ key: "cpu_threads", value: {{ string_value: "{}" }} }}'
-    out = {}
-    for model, value in (("text_det", det), ("text_rec", rec), ("text_cls", cls)):
-        current = options.parameters(options.load_model_config(REPOSITORY / model))["cpu_threads"]
-        out[model] = {key.format(current): key.format(value)}
-    return out
+    """Set each Paddle model's cpu_threads."""
+    return merge(parameter("text_det", "cpu_threads", det),
+                 parameter("text_rec", "cpu_threads", rec),
+                 parameter("text_cls", "cpu_threads", cls))
 
 
 def instances(model: str, count: int) -> dict[str, dict[str, str]]:
@@ -53,22 +57,13 @@ def merge(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
 def rec_widths(widths: str) -> dict[str, dict[str, str]]:
     """Other recognition width buckets, in ocr_postprocess and in what text_rec accepts
     (its warm-up still covers only the configured widths)."""
-    current = "320,480,640,960,1280"
-    out = {}
-    for model, name in (("ocr_postprocess", "rec_width_buckets"), ("text_rec", "input_widths")):
-        key = '{{ key: "%s", value: {{ string_value: "{}" }} }}' % name
-        out[model] = {key.format(current): key.format(widths)}
-    return out
+    return merge(parameter("ocr_postprocess", "rec_width_buckets", widths),
+                 parameter("text_rec", "input_widths", widths))
 
 
 def queue_delay(model: str, old: int, new: int) -> dict[str, dict[str, str]]:
     text = "max_queue_delay_microseconds: {}"
     return {model: {text.format(old): text.format(new)}}
-
-
-def parameter(model: str, name: str, old: str, new: str) -> dict[str, dict[str, str]]:
-    key = '{{ key: "%s", value: {{ string_value: "{}" }} }}' % name
-    return {model: {key.format(old): key.format(new)}}
 
 
 # Environment for the server (and so every stub) in a variant.
@@ -83,9 +78,8 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "det 1 / rec 1 threads": threads(1, 1),
     "rec widths 160..1280 (7)": rec_widths("160,320,480,640,800,960,1280"),
     "rec queue delay 2 ms": queue_delay("text_rec", 0, 2000),
-    "rec BLS requests of at most 2 crops": parameter("ocr_postprocess", "bls_max_batch",
-                                                     "4", "2"),
-    "rec runs without a width limit": parameter("text_rec", "max_batch_width", "2560", "0"),
+    "rec BLS requests of at most 2 crops": parameter("ocr_postprocess", "bls_max_batch", 2),
+    "rec runs without a width limit": parameter("text_rec", "max_batch_width", 0),
     "malloc mmap threshold 1 MiB": {},
     "malloc mmap threshold 4 MiB": {},
     "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":

@@ -41,8 +41,8 @@ def paddle_inference() -> ModuleType:
         if package is None or not package.submodule_search_locations:
             raise ModuleNotFoundError("paddlepaddle is not installed; run `make install`")
         base = Path(package.submodule_search_locations[0]) / "base"
-        path = next((base / f"libpaddle{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES
-                     if (base / f"libpaddle{suffix}").is_file()), None)
+        candidates = (base / f"libpaddle{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+        path = next((c for c in candidates if c.is_file()), None)
         if path is None:
             raise ModuleNotFoundError(f"no libpaddle extension in {base}")
         spec = importlib.util.spec_from_file_location(BINDINGS, path)
@@ -87,7 +87,6 @@ class PredictorOptions:
     # caches for shapes nobody warmed up: oneDNN keeps memory for every distinct input shape.
     input_heights: tuple[int, ...] = ()
     input_widths: tuple[int, ...] = ()
-
 
     def batch_sizes_for(self, width: int) -> tuple[int, ...]:
         """The batch sizes inputs ``width`` wide run with, largest first (1 always)."""
