@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -61,6 +62,28 @@ def rec_widths(widths: str) -> dict[str, dict[str, str]]:
                  parameter("text_rec", "input_widths", widths))
 
 
+def rec_max_batch(size: int) -> dict[str, dict[str, str]]:
+    """text_rec batches of at most ``size`` crops: the batch sizes it runs, and its warm-up,
+    cut to match. With BLS requests of ``size`` crops the dynamic batcher then cannot merge
+    two full requests into one execution (which leaves the other instance idle)."""
+    text = (REPOSITORY / "text_rec" / "config.pbtxt").read_text()
+    current = options.load_model_config(REPOSITORY / "text_rec")["max_batch_size"]
+    sizes = options.parameters(options.load_model_config(REPOSITORY / "text_rec"))["batch_sizes"]
+    edits = {f"max_batch_size: {current}": f"max_batch_size: {size}"}
+    for line in text.splitlines(keepends=True):
+        found = re.search(r"batch_size: (\d+),", line)
+        if found and int(found.group(1)) > size:
+            edits[line] = ""
+    return merge({"text_rec": edits}, parameter(
+        "text_rec", "batch_sizes", ",".join(b for b in sizes.split(",") if int(b) <= size)))
+
+
+def without_dynamic_batching(model: str) -> dict[str, dict[str, str]]:
+    """Triton's default scheduler instead: one request per execution, on any free instance."""
+    text = (REPOSITORY / model / "config.pbtxt").read_text()
+    return {model: {re.search(r"dynamic_batching \{.*?\n\}\n", text, re.S).group(0): ""}}
+
+
 def queue_delay(model: str, old: int, new: int) -> dict[str, dict[str, str]]:
     text = "max_queue_delay_microseconds: {}"
     return {model: {text.format(old): text.format(new)}}
@@ -78,6 +101,10 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "det 1 / rec 1 threads": threads(1, 1),
     "rec widths 160..1280 (7)": rec_widths("160,320,480,640,800,960,1280"),
     "rec queue delay 2 ms": queue_delay("text_rec", 0, 2000),
+    "rec batches of at most 4": rec_max_batch(4),
+    "rec without dynamic batching": without_dynamic_batching("text_rec"),
+    "det and cls queue delay 0": merge(queue_delay("text_det", 2000, 0),
+                                       queue_delay("text_cls", 1000, 0)),
     "rec BLS requests of at most 2 crops": parameter("ocr_postprocess", "bls_max_batch", 2),
     "rec runs without a width limit": parameter("text_rec", "max_batch_width", 0),
     "malloc mmap threshold 1 MiB": {},

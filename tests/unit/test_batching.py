@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from paddle_python.batching import group_by_shape, run_batched, split_batch
+from paddle_python.batching import even_chunks, group_by_shape, run_batched, split_batch
 
 
 @pytest.mark.parametrize("count,sizes,expected", [
@@ -12,6 +12,21 @@ from paddle_python.batching import group_by_shape, run_batched, split_batch
 ])
 def test_split_batch(count, sizes, expected):
     assert split_batch(count, sizes) == expected
+
+
+@pytest.mark.parametrize("count,most,expected", [
+    (9, 4, [3, 3, 3]),  # not 4 + 4 + 1: the callee's instances get equal shares
+    (6, 4, [3, 3]),
+    (7, 4, [4, 3]),
+    (8, 4, [4, 4]),
+    (3, 4, [3]),
+    (1, 8, [1]),
+    (0, 4, []),
+])
+def test_even_chunks(count, most, expected):
+    chunks = even_chunks(count, most)
+    assert chunks == expected
+    assert sum(chunks) == count and all(0 < c <= most for c in chunks)
 
 
 def test_run_batched_stacks_same_shapes_and_keeps_each_inputs_rows():

@@ -26,6 +26,17 @@ def split_batch(count: int, sizes: Iterable[int]) -> list[int]:
     return chunks
 
 
+def even_chunks(count: int, most: int) -> list[int]:
+    """The fewest chunks of at most ``most`` that add up to ``count``, as equal as can be.
+
+    BLS requests are cut this way so that one image's lines spread evenly over the callee's
+    instances: 9 crops go out as 3 + 3 + 3, not 4 + 4 + 1.
+    """
+    parts = -(-count // most)
+    base, extra = divmod(count, parts) if parts else (0, 0)
+    return [base + 1] * extra + [base] * (parts - extra)
+
+
 def group_by_shape(inputs: Sequence[np.ndarray]) -> dict[tuple[int, ...], list[int]]:
     """Indices of the non-empty inputs, grouped by the shape of one row (all but dim 0)."""
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)

@@ -72,7 +72,9 @@ async def read_text(
                 np.stack([classification.preprocess(c) for c in crops]))
         crops = classification.upright(crops, angles, angle_scores, cls)
     tensors = [recognition.preprocess(c, rec)[None] for c in crops]
-    groups = list(group_by_shape(tensors).values())
+    # Widest crops first: the longest requests start first, so that one image's requests,
+    # spread over text_rec's instances, finish close together.
+    groups = sorted(group_by_shape(tensors).values(), key=lambda m: -tensors[m[0]].shape[-1])
     with metrics.stage("recognize"):
         results = await asyncio.gather(
             *(recognize(np.concatenate([tensors[i] for i in members])) for members in groups)

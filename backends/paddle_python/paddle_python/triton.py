@@ -19,7 +19,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from . import metrics
-from .batching import run_batched
+from .batching import even_chunks, run_batched
 from .errors import InputError
 from .predictor import (
     Device,
@@ -171,7 +171,8 @@ def predictor_responses(
 
 async def infer(model: str, inputs: Outputs, output_names: Sequence[str], max_batch: int,
                 in_flight: asyncio.Semaphore | None = None) -> dict[str, np.ndarray]:
-    """BLS: call another model, splitting the batch into requests of at most ``max_batch``.
+    """BLS: call another model, splitting the batch into requests of at most ``max_batch``
+    rows, as equal in size as can be (``even_chunks``).
 
     ``in_flight`` bounds how many such requests this model has out at once: their tensors
     live in this stub's shared memory, which grows (and never shrinks) to the largest amount
@@ -192,9 +193,9 @@ async def infer(model: str, inputs: Outputs, output_names: Sequence[str], max_ba
             return {name: pb_utils.get_output_tensor_by_name(reply, name).as_numpy().copy()
                     for name in output_names}
 
-    rows = len(next(iter(inputs.values())))
-    starts = range(0, rows, max_batch)
+    sizes = even_chunks(len(next(iter(inputs.values()))), max_batch)
+    starts = np.cumsum([0, *sizes[:-1]])
     replies = await asyncio.gather(
-        *(one({k: v[s : s + max_batch] for k, v in inputs.items()}) for s in starts)
+        *(one({k: v[s : s + n] for k, v in inputs.items()}) for s, n in zip(starts, sizes))
     )
     return {name: np.concatenate([r[name] for r in replies]) for name in output_names}
