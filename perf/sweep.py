@@ -67,9 +67,9 @@ def rec_max_batch(size: int) -> dict[str, dict[str, str]]:
     cut to match. With BLS requests of ``size`` crops the dynamic batcher then cannot merge
     two full requests into one execution (which leaves the other instance idle)."""
     text = (REPOSITORY / "text_rec" / "config.pbtxt").read_text()
-    current = options.load_model_config(REPOSITORY / "text_rec")["max_batch_size"]
-    sizes = options.parameters(options.load_model_config(REPOSITORY / "text_rec"))["batch_sizes"]
-    edits = {f"max_batch_size: {current}": f"max_batch_size: {size}"}
+    config = options.load_model_config(REPOSITORY / "text_rec")
+    sizes = options.parameters(config)["batch_sizes"]
+    edits = {f"max_batch_size: {config['max_batch_size']}": f"max_batch_size: {size}"}
     for line in text.splitlines(keepends=True):
         found = re.search(r"batch_size: (\d+),", line)
         if found and int(found.group(1)) > size:
