@@ -75,14 +75,19 @@ def decode(data: bytes) -> np.ndarray:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
+def in_process_pipeline():
+    """This package's pipeline as one process would run it: every predictor on all cores."""
+    from paddle_python.pipeline import OcrPipeline, PipelineConfig
+
+    repository = ROOT / "model_repository"
+    config = PipelineConfig.from_repository(repository).for_one_process(os.cpu_count() or 1)
+    return OcrPipeline(repository, config=config)
+
+
 def measure(system: str, passes: int, with_accuracy: bool = True) -> dict[str, object]:
     files = photos()
     if system == "in-process":
-        from paddle_python.pipeline import OcrPipeline, PipelineConfig
-
-        repository = ROOT / "model_repository"
-        config = PipelineConfig.from_repository(repository).for_one_process(os.cpu_count() or 1)
-        pipeline = OcrPipeline(repository, config=config)
+        pipeline = in_process_pipeline()
         result = sequential(pipeline, [p.read_bytes() for p in files], passes)
         if not with_accuracy:
             return {"system": system, **result}

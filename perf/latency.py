@@ -11,24 +11,14 @@ and the summed time of text_rec's predictor runs, which may overlap on two insta
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
 import time
-import urllib.request
 from pathlib import Path
 
+from perf.baselines import in_process_pipeline
 from perf.harness import REPOSITORY, WORK, model_stats, photos, serve, stats_delta
 from perf.run import served_reader, table
-
-STAGE = re.compile(r'ocr_stage_seconds_sum\{model="(\w+)",stage="(\w+)"\} (\S+)')
-
-
-def stage_seconds(metrics_port: int) -> dict[tuple[str, str], float]:
-    """(model, stage) -> seconds so far, from the server's Prometheus metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
-        text = reply.read().decode()
-    return {(m, s): float(v) for m, s, v in STAGE.findall(text)}
+from tests.support.prometheus import scrape, value
 
 
 def timed(call, data: bytes, repeats: int) -> float:
@@ -43,10 +33,7 @@ def timed(call, data: bytes, repeats: int) -> float:
 
 
 def in_process(files: list[Path], repeats: int) -> dict[str, float]:
-    from paddle_python.pipeline import OcrPipeline, PipelineConfig
-
-    config = PipelineConfig.from_repository(REPOSITORY).for_one_process(os.cpu_count() or 1)
-    pipeline = OcrPipeline(REPOSITORY, config=config)
+    pipeline = in_process_pipeline()
     return {f.name: timed(pipeline, f.read_bytes(), repeats) for f in files}
 
 
@@ -60,15 +47,16 @@ def served(files: list[Path], repeats: int) -> dict[str, list[float]]:
         for f in files:
             data = f.read_bytes()
             read(data)
-            stats, stages = model_stats(server.http_url), stage_seconds(server.metrics_port)
+            stats, stages = model_stats(server.http_url), scrape(server)
             client_ms = timed(read, data, repeats)
             delta = stats_delta(stats, model_stats(server.http_url))
-            after = stage_seconds(server.metrics_port)
+            after = scrape(server)
             per_image = repeats + 1  # timed() makes one untimed call too
 
             def stage_ms(model: str, stage: str) -> float:
-                key = (model, stage)
-                return 1000 * (after.get(key, 0.0) - stages.get(key, 0.0)) / per_image
+                seconds = [value(samples, "ocr_stage_seconds_sum", model=model, stage=stage)
+                           for samples in (after, stages)]
+                return 1000 * (seconds[0] - seconds[1]) / per_image
 
             rows[f.name] = [
                 client_ms,
