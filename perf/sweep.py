@@ -16,6 +16,7 @@ from pathlib import Path
 from paddle_python import options
 from perf.harness import (
     REPOSITORY,
+    RunningServer,
     perf_analyzer,
     photos,
     serve,
@@ -99,6 +100,7 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "as configured": {},
     "one rec instance, det 2 / rec 2 threads": merge(threads(2, 2), instances("text_rec", 1)),
     "det 1 / rec 1 threads": threads(1, 1),
+    "two rec instances on 2 threads": threads(2, 2),
     "rec widths 160..1280 (7)": rec_widths("160,320,480,640,800,960,1280"),
     "rec queue delay 2 ms": queue_delay("text_rec", 0, 2000),
     "rec batches of at most 4": rec_max_batch(4),
@@ -112,6 +114,20 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
                                                      "count: 1, kind: KIND_CPU"}},
 }
+
+
+def serve_variant(name: str, work: Path) -> RunningServer:
+    """Start a server on variant ``name``'s repository (built under ``work``) and
+    environment."""
+    repo = variant_repository(work / "repo", VARIANTS[name])
+    saved = dict(os.environ)
+    os.environ.update(ENVIRONMENTS.get(name, {}))
+    try:
+        server, _ = serve(repo, work / "server.log")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return server
 
 
 def main() -> int:
@@ -131,15 +147,7 @@ def main() -> int:
     names = [name for name in VARIANTS if not args.only or name in args.only]
     order = [name for r in range(args.rounds) for name in (names if r % 2 == 0 else names[::-1])]
     for name in order:
-        overrides = VARIANTS[name]
-        repo = variant_repository(work / "repo", overrides)
-        saved = dict(os.environ)
-        os.environ.update(ENVIRONMENTS.get(name, {}))
-        try:
-            server, _ = serve(repo, work / "server.log")
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        server = serve_variant(name, work)
         try:
             perf_analyzer(server.grpc_url, "grpc", data, max(args.concurrency), 9)  # warm
             for concurrency in args.concurrency:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from paddle_python import metrics
 from paddle_python.errors import InputError
 from paddle_python.pipeline import OcrPipeline, PipelineConfig
 from tests.support.render import CHINESE, LATIN, blank, render, squash
@@ -42,3 +43,24 @@ def test_one_process_config_gives_every_predictor_the_cores_and_no_onednn_cache_
     for options in (alone.det_predictor, alone.cls_predictor, alone.rec_predictor):
         assert options.cpu_threads == 3 and options.onednn_cache_capacity == 0
     assert alone.rec_predictor.batch_sizes == served.rec_predictor.batch_sizes
+
+
+def test_a_lent_recorder_sees_every_stage_by_the_served_names(pipeline):
+    class Recorder:
+        def __init__(self):
+            self.stages, self.batches = [], []
+
+        def seconds(self, stage, value):
+            self.stages.append(stage)
+            assert value >= 0
+
+        def batch(self, rows):
+            self.batches.append(rows)
+
+    recorder = Recorder()
+    with metrics.recording(recorder):
+        pipeline(render(LATIN))
+    assert recorder.stages == ["decode", "resize", "detect", "boxes", "classify", "recognize"]
+    assert metrics.current() is None  # given back
+    pipeline(render(LATIN))  # and nothing recorded without one
+    assert len(recorder.stages) == 6

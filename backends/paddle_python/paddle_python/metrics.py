@@ -5,7 +5,8 @@ know: lines found per image, the time of each stage inside a model, the batch si
 Paddle predictors really run, and the inputs refused, by reason. Made with the Python
 backend's ``pb_utils.MetricFamily``; each stub serves one model instance, so each creates
 one ``Metrics`` in ``initialize`` (``setup``) and the glue in ``triton.py`` reaches it through
-``current()``. Outside a stub (unit tests, the in-process pipeline) nothing is recorded.
+``current()``. Outside a stub (unit tests, the in-process pipeline) nothing is recorded,
+unless a benchmark lends a recorder of its own (``recording``).
 """
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ def setup(model: str) -> Metrics:
 
 def current() -> Metrics | None:
     return _current
+
+
+@contextlib.contextmanager
+def recording(recorder: Any) -> Iterator[None]:
+    """Send what the stages record to ``recorder`` (an object with ``Metrics``' methods)
+    for a while: lets a benchmark time the in-process pipeline's stages by the same names."""
+    global _current
+    saved, _current = _current, recorder
+    try:
+        yield
+    finally:
+        _current = saved
 
 
 @contextlib.contextmanager

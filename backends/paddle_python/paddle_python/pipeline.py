@@ -146,13 +146,17 @@ class OcrPipeline:
 
     def __call__(self, data: bytes) -> OcrResult:
         """OCR one encoded image file."""
-        return self.read_image(decode_image(data, self.config.limits))
+        with metrics.stage("decode"):
+            image = decode_image(data, self.config.limits)
+        return self.read_image(image)
 
     def read_image(self, image: np.ndarray) -> OcrResult:
         """OCR one decoded BGR image."""
         c = self.config
-        tensor, det_shape = detection.preprocess(image, c.resize)
-        prob = self.det(tensor[None])[0]
+        with metrics.stage("resize"):
+            tensor, det_shape = detection.preprocess(image, c.resize)
+        with metrics.stage("detect"):
+            prob = self.det(tensor[None])[0]
         return asyncio.run(
             read_text(image, prob, det_shape, c.db, c.cls, c.rec, self._classify, self._recognize)
         )
