@@ -32,6 +32,9 @@ def test_cpu_plan_with_onednn_keeps_its_cache_limit_and_precision():
     plan = calls(config_plan(options, Device()))
     assert "enable_mkldnn" in plan and plan["set_mkldnn_cache_capacity"] == (10,)
     assert "enable_mkldnn_bfloat16" in plan and "enable_openvino_engine" not in plan
+    int8 = calls(config_plan(PredictorOptions(cpu_engine="onednn", cpu_precision="int8"),
+                             Device()))
+    assert "enable_mkldnn_int8" in int8 and "enable_mkldnn_bfloat16" not in int8
     native = calls(config_plan(PredictorOptions(cpu_engine="native"), Device()))
     assert "enable_mkldnn" not in native and "enable_openvino_engine" not in native
 
@@ -43,6 +46,8 @@ def test_unknown_cpu_engine_or_precision_is_refused():
         config_plan(PredictorOptions(cpu_precision="int4"), Device())
     with pytest.raises(ValueError, match="cpu_precision"):
         config_plan(PredictorOptions(cpu_engine="native", cpu_precision="bf16"), Device())
+    with pytest.raises(ValueError, match="cpu_precision"):
+        config_plan(PredictorOptions(cpu_precision="int8"), Device())  # openvino: not here
 
 
 def test_instances_with_fewer_threads_than_cores_are_spread_over_the_cores():

@@ -64,7 +64,9 @@ class PredictorOptions:
     # CPU kernels: "openvino" (Paddle Inference's OpenVINO engine), "onednn" or "native"
     # (Paddle's own). OpenVINO reads the same texts 1.3-1.8x faster here (perf/precision.py).
     cpu_engine: str = "openvino"
-    cpu_precision: str = "fp32"  # or "bf16", where the CPU has it (openvino and onednn)
+    # or "bf16", where the CPU has it (openvino and onednn); or "int8" (onednn, for a model
+    # quantised with quantize/dequantize ops: perf/int8.py makes and measures one)
+    cpu_precision: str = "fp32"
     onednn_cache_capacity: int = 0  # 0: Paddle's default (no limit)
     ir_optim: bool = True
     memory_optim: bool = True
@@ -134,9 +136,11 @@ def config_plan(options: PredictorOptions, device: Device, input_name: str = "x"
     elif device.kind == "CPU":
         if options.cpu_engine not in _CPU_ENGINES:
             raise ValueError(f"cpu_engine must be one of {_CPU_ENGINES}")
-        if options.cpu_precision not in ("fp32", "bf16") or (
-                options.cpu_precision == "bf16" and options.cpu_engine == "native"):
-            raise ValueError("cpu_precision must be fp32, or bf16 with openvino or onednn")
+        if options.cpu_precision not in ("fp32", "bf16", "int8") or (
+                options.cpu_precision == "bf16" and options.cpu_engine == "native") or (
+                options.cpu_precision == "int8" and options.cpu_engine != "onednn"):
+            raise ValueError("cpu_precision must be fp32, bf16 with openvino or onednn, "
+                             "or int8 with onednn")
         plan.append(("disable_gpu", ()))
         plan.append(("set_cpu_math_library_num_threads", (options.cpu_threads,)))
         if options.cpu_engine == "openvino":
@@ -147,6 +151,8 @@ def config_plan(options: PredictorOptions, device: Device, input_name: str = "x"
                 plan.append(("set_mkldnn_cache_capacity", (options.onednn_cache_capacity,)))
             if options.cpu_precision == "bf16":
                 plan.append(("enable_mkldnn_bfloat16", ()))
+            elif options.cpu_precision == "int8":
+                plan.append(("enable_mkldnn_int8", ()))
     else:
         raise ValueError(f"unsupported instance kind {device.kind!r}")
     plan.append(("switch_ir_optim", (options.ir_optim,)))
