@@ -59,6 +59,12 @@ def write_input_data(images: list[Path], path: Path) -> Path:
     return path
 
 
+def round_order(items: list, number: int) -> list:
+    """The order to measure ``items`` in, in round ``number`` (from 0): reversed on every
+    other round, so that a steady drift of the machine's speed moves every item alike."""
+    return items if number % 2 == 0 else items[::-1]
+
+
 def variant_repository(target: Path, overrides: dict[str, dict[str, str]]) -> Path:
     """A copy of the model repository with some config.pbtxt text replaced.
 

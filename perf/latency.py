@@ -29,7 +29,15 @@ from typing import Callable
 
 from paddle_python import metrics
 from perf.baselines import in_process_pipeline
-from perf.harness import REPOSITORY, WORK, RunningServer, model_stats, photos, serve
+from perf.harness import (
+    REPOSITORY,
+    WORK,
+    RunningServer,
+    model_stats,
+    photos,
+    round_order,
+    serve,
+)
 from perf.run import served_reader, table
 from perf.sweep import serve_variant
 from tests.support.prometheus import scrape, value
@@ -134,13 +142,12 @@ def main() -> int:
 def compare(files: list[Path], args: argparse.Namespace) -> str:
     """Client ms per photo for each variant and round, beside the in-process pipeline."""
     work = Path(tempfile.mkdtemp(prefix="ocr-latency-"))
-    order = [name for r in range(args.rounds)
-             for name in (args.variants if r % 2 == 0 else args.variants[::-1])]
     columns = []  # (header, {photo: ms})
-    for round_, name in enumerate(order):
-        rows = served(files, args.repeats, serve_variant(name, work))
-        columns.append((f"{name} ({round_ // len(args.variants) + 1})",
-                        {photo: row["total"] for photo, row in rows.items()}))
+    for number in range(args.rounds):
+        for name in round_order(args.variants, number):
+            rows = served(files, args.repeats, serve_variant(name, work))
+            columns.append((f"{name} ({number + 1})",
+                            {photo: row["total"] for photo, row in rows.items()}))
     local = {photo: row["total"] for photo, row in in_process(files, args.repeats).items()}
     rows = [[f.name, f"{local[f.name]:.0f}",
              *(f"{ms[f.name]:.0f} ({ms[f.name] / local[f.name]:.2f})" for _, ms in columns)]

@@ -43,6 +43,7 @@ from perf.harness import (
     mixed_sizes,
     perf_analyzer,
     photos,
+    round_order,
     run_perf_analyzer,
     serve,
     server_pss_mb,
@@ -221,7 +222,7 @@ def measure_rounds(mode: Mode, server, classic_url: str, data: Path) -> Rounds:
         if first:
             steps.append(lambda: baseline("onnx-default", True))
         print(f"round {number + 1} of {mode.rounds}", flush=True)
-        for step in (steps if number % 2 == 0 else steps[::-1]):
+        for step in round_order(steps, number):
             step()
     return rounds
 

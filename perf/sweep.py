@@ -19,6 +19,7 @@ from perf.harness import (
     RunningServer,
     perf_analyzer,
     photos,
+    round_order,
     serve,
     server_pss_mb,
     server_rss_mb,
@@ -145,7 +146,7 @@ def main() -> int:
     rows = ["| variant | concurrency | images/s | p50 ms | p99 ms | text_rec batch | RSS MB | PSS MB |",
             "|---|---|---|---|---|---|---|---|"]
     names = [name for name in VARIANTS if not args.only or name in args.only]
-    order = [name for r in range(args.rounds) for name in (names if r % 2 == 0 else names[::-1])]
+    order = [name for r in range(args.rounds) for name in round_order(names, r)]
     for name in order:
         server = serve_variant(name, work)
         try:
