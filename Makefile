@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache/wheels
 PYTRITON := nvidia-pytriton==0.7.0
-ORACLE := rapidocr_paddle==1.3.28
+# rapidocr 3.10: the tests' independent implementation (on Paddle) and the accuracy peer.
+ORACLE := rapidocr==3.10.0
 PEER := rapidocr_onnxruntime==1.4.4
 KSERVE := kserve==0.21.0
 INSTALLED := $(VENV)/.installed
@@ -28,14 +29,14 @@ $(INSTALLED): requirements.lock backends/paddle_python/pyproject.toml clients/py
 models: $(INSTALLED)
 	$(BIN)/ocr-prepare-models --model-repository model_repository --cache-dir $(CACHE)
 
-# Test-only: the independent oracle (no dependencies of its own), a font with CJK glyphs, and
-# KServe's Python SDK wheel, never installed: its generated models describe the InferenceService
-# schema that tests/support/kserve_schema.py checks docker/kubernetes/kserve/ against.
+# Test-only: the independent oracle (--no-deps: what it needs is pinned in the lock), a font
+# with CJK glyphs, and KServe's Python SDK wheel, never installed: its generated models
+# describe the InferenceService schema that tests/support/kserve_schema.py checks
+# docker/kubernetes/kserve/ against.
 $(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
-		--only-binary=:all: --dest $(CACHE) $(ORACLE) $(KSERVE)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
-		$(CACHE)/rapidocr_paddle-1.3.28-py3-none-any.whl
+		--only-binary=:all: --dest $(CACHE) $(KSERVE)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(ORACLE)
 	$(BIN)/python tests/support/fetch_font.py --cache-dir $(CACHE) --out $(FONT)
 	touch $@
 

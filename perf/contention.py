@@ -34,13 +34,15 @@ CASES = {
 
 
 def child(model: str, threads: int, cores: list[int], seconds: float) -> None:
+    from paddle_python.model_files import served_dir
     from paddle_python.pipeline import PipelineConfig
     from paddle_python.predictor import Predictor
 
     os.sched_setaffinity(0, cores)
     config = PipelineConfig.from_repository(REPOSITORY)
     options = config.rec_predictor if model == "rec" else config.det_predictor
-    predictor = Predictor(REPOSITORY / f"text_{model}" / "1", replace(options, cpu_threads=threads))
+    predictor = Predictor(served_dir(REPOSITORY / f"text_{model}"),
+                          replace(options, cpu_threads=threads))
     batch = np.random.rand(*((4, 3, 48, 480) if model == "rec" else (1, 3, 640, 960)))
     for _ in range(3):
         predictor(batch)

@@ -74,7 +74,7 @@ def variant_repository(target: Path, overrides: dict[str, dict[str, str]]) -> Pa
         shutil.rmtree(target)
     shutil.copytree(REPOSITORY, target, symlinks=True,
                     ignore=shutil.ignore_patterns("inference.*", "*.txt", "__pycache__"))
-    for weights in REPOSITORY.glob("*/1/*"):
+    for weights in REPOSITORY.glob("*/*/*"):
         if weights.name.startswith("inference.") or weights.suffix == ".txt":
             (target / weights.relative_to(REPOSITORY)).symlink_to(weights)
     for model, replacements in overrides.items():

@@ -99,23 +99,23 @@ def anonymous_mb() -> float:
 def predictor_main(model: str, cache: int, calls: int, engine: str | None) -> None:
     import numpy as np
 
+    from paddle_python.model_files import served_dir
     from paddle_python.pipeline import PipelineConfig
     from paddle_python.predictor import Predictor
-    from paddle_python.recognition import REC_HEIGHT
 
     config = PipelineConfig.from_repository(REPOSITORY)
     served = config.rec_predictor if model == "rec" else config.det_predictor
     options = replace(served, onednn_cache_capacity=cache, cpu_engine=engine or served.cpu_engine)
     # Every shape the served model is warmed with, largest first (its config.pbtxt).
     if model == "rec":
-        shapes = [(b, 3, REC_HEIGHT, w) for w in sorted(options.input_widths, reverse=True)
+        shapes = [(b, 3, config.rec.rec_height, w) for w in sorted(options.input_widths, reverse=True)
                   for b in options.batch_sizes_for(w)]
     else:
         shapes = sorted(((b, 3, h, w) for h in options.input_heights
                          for w in options.input_widths for b in options.batch_sizes),
                         key=lambda s: -s[2] * s[3])
     base = anonymous_mb()
-    predictor = Predictor(REPOSITORY / f"text_{model}" / "1", options)
+    predictor = Predictor(served_dir(REPOSITORY / f"text_{model}"), options)
     made = anonymous_mb()
     for shape in shapes:
         predictor(np.random.rand(*shape).astype(np.float32))

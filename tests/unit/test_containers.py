@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from paddle_python import server
-from paddle_python.weights import FILES
+from paddle_python.weights import VERSIONS, repository_paths
 from tests.support.deploy import (
     COMPOSE,
     COMPOSE_GPU,
@@ -212,7 +212,7 @@ def test_build_context_holds_what_the_images_copy_and_no_weights():
             assert files, f"{dockerfile.name}: COPY {source} copies nothing tracked"
             dropped = [f for f in files if not dockerignore_keeps(f, patterns)]
             assert dropped == [], f"{dockerfile.name}: .dockerignore drops {dropped}"
-    weights = [f"model_repository/{target}" for target, _ in FILES.values()]
+    weights = [f"model_repository/{path}" for key in VERSIONS for path in repository_paths(*key)]
     assert not any(dockerignore_keeps(f, patterns) for f in weights), "weights are fetched, not copied"
     assert not any(dockerignore_keeps(f, patterns) for f in tracked if f.startswith(("tests/", "perf/")))
 

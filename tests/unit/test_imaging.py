@@ -42,6 +42,23 @@ def test_transparent_pixels_become_white():
     assert image[0, 0].tolist() == [255, 0, 0]
 
 
+def test_light_text_on_a_transparent_background_is_flattened_onto_black():
+    rgba = Image.new("RGBA", (1200, 600), (255, 255, 255, 0))  # white, but fully transparent
+    for x in range(100, 1100, 7):
+        for y in range(250, 300):
+            rgba.putpixel((x, y), (250, 250, 250, 255))  # light strokes
+    image = decode_image(encode(rgba, "PNG"))
+    assert image[10, 10].tolist() == [0, 0, 0] and image[260, 100].tolist() == [250, 250, 250]
+    # Dark text on the same background stays on white.
+    rgba = Image.new("RGBA", (60, 30), (0, 0, 0, 0))
+    rgba.putpixel((5, 5), (20, 20, 20, 255))
+    assert decode_image(encode(rgba, "PNG"))[0, 0].tolist() == [255, 255, 255]
+    # So does dark text on a faint, mostly transparent white backdrop.
+    rgba = Image.new("RGBA", (60, 30), (255, 255, 255, 40))
+    rgba.putpixel((5, 5), (0, 0, 0, 255))
+    assert decode_image(encode(rgba, "PNG"))[0, 0].tolist() == [255, 255, 255]
+
+
 def test_palette_with_transparency_and_grayscale_alpha():
     palette = Image.new("P", (8, 8), 0)
     palette.putpalette([0, 0, 0, 10, 20, 30] + [0] * 762)

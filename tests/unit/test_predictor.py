@@ -4,6 +4,7 @@ import sys
 import numpy as np
 import pytest
 
+from paddle_python.model_files import served_dir
 from paddle_python.predictor import (
     Device,
     Predictor,
@@ -12,6 +13,7 @@ from paddle_python.predictor import (
     config_plan,
     instance_cpus,
 )
+from paddle_python.weights import PACKS
 
 
 def calls(plan):
@@ -95,10 +97,10 @@ def test_tensorrt_is_ignored_on_cpu_and_bad_values_are_refused():
 
 
 def test_build_config_applies_the_cpu_plan(repository):
-    config = build_config(repository / "text_cls" / "1", PredictorOptions(cpu_threads=1), Device())
+    config = build_config(served_dir(repository / "text_cls"), PredictorOptions(cpu_threads=1), Device())
     assert not config.use_gpu() and config.openvino_engine_enabled()
     assert config.cpu_math_library_num_threads() == 1
-    onednn = build_config(repository / "text_cls" / "1",
+    onednn = build_config(served_dir(repository / "text_cls"),
                           PredictorOptions(cpu_threads=1, cpu_engine="onednn"), Device())
     assert onednn.mkldnn_enabled() and not onednn.openvino_engine_enabled()
 
@@ -108,13 +110,29 @@ def test_missing_weights_name_the_fix(tmp_path):
         build_config(tmp_path, PredictorOptions(), Device())
 
 
-def test_real_predictors_produce_the_expected_shapes(repository):
-    det = Predictor(repository / "text_det" / "1", PredictorOptions(cpu_threads=1))
-    assert det(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
-    rec = Predictor(repository / "text_rec" / "1", PredictorOptions(cpu_threads=1))
+@pytest.mark.parametrize("pack,program,classes", [
+    ("ppocrv5-mobile", "inference.json", 18385),  # PaddleOCR 3.x: a PIR program
+    ("ppocrv4-mobile", "inference.pdmodel", 6625),  # PaddleOCR 2.x
+])
+@pytest.mark.parametrize("engine", ["openvino", "onednn", "native"])
+def test_real_predictors_of_both_formats_run_on_every_cpu_engine(
+        repository, v4_repository, pack, program, classes, engine):
+    repo = repository if pack == "ppocrv5-mobile" else v4_repository
+    options = PredictorOptions(cpu_threads=1, cpu_engine=engine)
+    det_dir, rec_dir = (repo / model / str(PACKS[pack][model]) for model in ("text_det", "text_rec"))
+    assert (det_dir / program).is_file()
+    det = Predictor(det_dir, options)
+    prob = det(np.random.default_rng(0).random((1, 3, 64, 96), np.float32))
+    assert prob.shape == (1, 1, 64, 96) and 0 <= prob.min() and prob.max() <= 1
+    rec = Predictor(rec_dir, options)
     probs = rec(np.zeros((2, 3, 48, 320), np.float32))
-    assert probs.shape[0] == 2 and probs.shape[2] == 6625
+    assert probs.shape[0] == 2 and probs.shape[2] == classes
     assert np.allclose(probs.sum(axis=2), 1.0, atol=1e-3)
+
+
+def test_a_pir_program_is_planned_without_memory_optim():
+    assert "enable_memory_optim" in calls(config_plan(PredictorOptions(), Device()))
+    assert "enable_memory_optim" not in calls(config_plan(PredictorOptions(), Device(), pir=True))
 
 
 @pytest.mark.gpu
@@ -122,7 +140,7 @@ def test_gpu_predictor_runs_on_a_gpu(repository):
     paddle = pytest.importorskip("paddle")
     if not paddle.device.is_compiled_with_cuda():
         pytest.skip("needs a GPU build of Paddle and an NVIDIA GPU (this machine has neither)")
-    det = Predictor(repository / "text_det" / "1", PredictorOptions(), Device("GPU", 0))
+    det = Predictor(served_dir(repository / "text_det"), PredictorOptions(), Device("GPU", 0))
     assert det(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
 
 
@@ -143,7 +161,7 @@ def test_creating_a_predictor_writes_nothing_in_the_working_directory(repository
                                                                       monkeypatch):
     # OpenVINO's compiled model goes to Paddle's cache directory, by default the working one.
     monkeypatch.chdir(tmp_path)
-    rec = Predictor(repository / "text_rec" / "1", PredictorOptions(cpu_threads=1))
+    rec = Predictor(served_dir(repository / "text_rec"), PredictorOptions(cpu_threads=1))
     assert rec(np.zeros((1, 3, 48, 320), np.float32)).shape[0] == 1
     assert list(tmp_path.iterdir()) == []
 
@@ -153,9 +171,9 @@ def test_a_predictor_runs_without_importing_the_paddle_framework(repository):
     code = (
         "import sys, numpy as np\n"
         "from paddle_python.predictor import Predictor, PredictorOptions\n"
-        f"p = Predictor({str(repository / 'text_cls' / '1')!r}, PredictorOptions(cpu_threads=1))\n"
-        "out = p(np.zeros((2, 3, 48, 192), np.float32))\n"
-        "assert out.shape == (2, 2), out.shape\n"
+        f"p = Predictor({str(served_dir(repository / 'text_det'))!r}, PredictorOptions(cpu_threads=1))\n"
+        "out = p(np.zeros((1, 3, 64, 96), np.float32))\n"  # a PIR program (inference.json)
+        "assert out.shape == (1, 1, 64, 96), out.shape\n"
         "assert 'paddle' not in sys.modules, 'the paddle package was imported'\n"
         "import paddle.inference\n"  # and the framework still imports afterwards
         "assert paddle.inference.Config is sys.modules['paddle.base.libpaddle'].AnalysisConfig\n"

@@ -3,7 +3,8 @@ import pytest
 
 from paddle_python import classification, recognition
 from paddle_python.classification import ClsOptions
-from paddle_python.recognition import CtcDecoder, RecOptions
+from paddle_python.model_files import served_dir
+from paddle_python.recognition import CtcDecoder, CtcOptions, RecOptions
 
 
 @pytest.mark.parametrize("crop,expected", [
@@ -12,7 +13,7 @@ from paddle_python.recognition import CtcDecoder, RecOptions
     ((48, 5000), (1280, 1280)),  # wider than every bucket: squeezed into the widest
 ])
 def test_bucket_width(crop, expected):
-    assert recognition.bucket_width(*crop, (320, 480, 640, 960, 1280)) == expected
+    assert recognition.bucket_width(*crop, (320, 480, 640, 960, 1280), 48) == expected
 
 
 def test_preprocess_scales_to_minus_one_one_and_pads_right():
@@ -22,9 +23,27 @@ def test_preprocess_scales_to_minus_one_one_and_pads_right():
     assert np.allclose(tensor[:, :, :200], 1.0) and np.all(tensor[:, :, 200:] == 0)
 
 
-def test_dictionary_has_blank_first_and_space_last(repository):
-    chars = recognition.load_dictionary(repository / "text_rec" / "1" / "ppocr_keys_v1.txt")
-    assert chars[0] == "<blank>" and chars[-1] == " " and len(chars) == 6625
+def test_ctc_classes_of_both_formats_have_blank_first_and_space_last(repository, tmp_path):
+    # PaddleOCR 3.x (PP-OCRv5): the dictionary is the model's own, in its inference.yml.
+    served = recognition.ctc_classes(served_dir(repository / "text_rec"), CtcOptions())
+    assert served[0] == "<blank>" and served[-1] == " " and len(served) == 18385
+    assert served[1] == "\u3000" and "ポ" in served and "港" in served
+    # PaddleOCR 2.x (no inference.yml): the ``dictionary`` file.
+    (tmp_path / "keys.txt").write_text("a\nb\nc\n", encoding="utf-8")
+    assert recognition.ctc_classes(tmp_path, CtcOptions(dictionary="keys.txt")) == [
+        "<blank>", "a", "b", "c", " "]
+    with pytest.raises(FileNotFoundError, match="character_dict"):
+        recognition.ctc_classes(tmp_path, CtcOptions())
+
+
+def test_a_recognizer_whose_description_disagrees_with_its_input_dims_is_refused(tmp_path):
+    (tmp_path / "inference.yml").write_text(
+        "PreProcess:\n  transform_ops:\n  - RecResizeImg:\n      image_shape: [3, 32, 320]\n")
+    config = {"name": "text_rec_x", "input": [{"name": "x", "dims": ["3", "48", "-1"]}]}
+    with pytest.raises(ValueError, match="32 high"):
+        recognition.check_input_height(config, tmp_path)
+    config["input"][0]["dims"][1] = "32"
+    recognition.check_input_height(config, tmp_path)
 
 
 def one_hot(indices, classes=5):
@@ -48,11 +67,23 @@ def test_ctc_empty_line_scores_zero_and_class_mismatch_is_an_error():
         decoder(np.zeros((1, 3, 7), dtype=np.float32))
 
 
-def test_classifier_decode_and_flip_only_when_confident():
+def test_classifier_decode_and_turn_only_when_confident():
     angles, scores = classification.decode(np.array([[0.2, 0.8], [0.05, 0.95], [0.7, 0.3]]))
-    assert angles.tolist() == [180, 180, 0]
+    assert angles.tolist() == [180, 180, 0] and np.allclose(scores, [0.8, 0.95, 0.7])
+    turned = classification.upside_down(angles, scores, [0, 1, 2], 3, ClsOptions(cls_thresh=0.9))
+    assert turned.tolist() == [False, True, False]
     crop = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
-    out = classification.upright([crop, crop, crop], angles, scores, ClsOptions(cls_thresh=0.9))
-    assert out[0] is crop and out[2] is crop
-    assert np.array_equal(out[1], crop[::-1, ::-1])
-    assert classification.preprocess(np.zeros((30, 500, 3), np.uint8)).shape == (3, 48, 192)
+    assert np.array_equal(classification.turn(crop), crop[::-1, ::-1])
+
+
+def test_a_long_line_is_classified_in_windows_at_its_own_scale():
+    short, long = np.zeros((30, 100, 3), np.uint8), np.zeros((30, 1500, 3), np.uint8)
+    assert len(classification.windows(short, 4)) == 1
+    assert classification.windows(short, 4)[0].shape == (3, 48, 192)
+    parts = classification.windows(long, 4)  # a window covers 120 of the 1500 pixels
+    assert len(parts) == 4 and all(p.shape == (3, 48, 192) for p in parts)
+    assert len(classification.windows(long, 1)) == 1  # squeezed, as PP-OCR does
+    # Windows vote by their mean probability: one unsure window does not turn the line.
+    angles, scores = np.array([180, 180, 0, 180]), np.array([0.99, 0.97, 0.6, 0.95])
+    assert classification.upside_down(angles, scores, [0, 0, 0, 0], 1, ClsOptions()).tolist() == [False]
+    assert classification.upside_down(angles[:2], scores[:2], [0, 0], 1, ClsOptions()).tolist() == [True]

@@ -19,9 +19,6 @@ import pyclipper
 
 from .errors import InputError
 
-# ImageNet statistics the detection model was trained with (applied to BGR channels as-is).
-_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 _STRIDE = 32  # the network downsamples by 32, so inputs must be multiples of it
 _MIN_BOX_SIDE = 3  # boxes thinner than this (in map pixels) are noise
 _SAME_LINE_PX = 10  # boxes whose tops differ by less than this read as one line
@@ -29,16 +26,21 @@ _SAME_LINE_PX = 10  # boxes whose tops differ by less than this read as one line
 
 @dataclass(frozen=True)
 class DetResize:
-    """How an image is sized for the detector (``ocr_preprocess`` parameters)."""
+    """How an image is sized and normalised for the detector (``ocr_preprocess`` parameters;
+    the detector's ``inference.yml`` gives the defaults of the limit and the normalisation)."""
 
     det_limit_side_len: int = 960
     det_limit_type: str = "max"  # "max": longest side <= limit; "min": shortest side >= limit
     det_bucket_sides: tuple[int, ...] = (320, 480, 640, 800, 960)
+    # The statistics the detector was trained with (ImageNet's), applied to BGR channels as-is.
+    det_mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    det_std: tuple[float, ...] = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
 class DbOptions:
-    """DB post-processing thresholds (``ocr_postprocess`` parameters)."""
+    """DB post-processing thresholds (``ocr_postprocess`` parameters; the detector's
+    ``inference.yml`` gives the defaults of the first four)."""
 
     det_thresh: float = 0.3
     det_box_thresh: float = 0.6
@@ -76,7 +78,8 @@ def preprocess(image: np.ndarray, opts: DetResize) -> tuple[np.ndarray, np.ndarr
     src_h, src_w = image.shape[:2]
     new_h, new_w = resized_shape(src_h, src_w, opts)
     resized = cv2.resize(image, (new_w, new_h))
-    normalized = (resized.astype(np.float32) * (1.0 / 255.0) - _MEAN) / _STD
+    mean, std = np.array(opts.det_mean, np.float32), np.array(opts.det_std, np.float32)
+    normalized = (resized.astype(np.float32) * (1.0 / 255.0) - mean) / std
     pad_h = bucket_side(new_h, opts.det_bucket_sides)
     pad_w = bucket_side(new_w, opts.det_bucket_sides)
     tensor = np.zeros((3, pad_h, pad_w), dtype=np.float32)

@@ -1,12 +1,13 @@
 """The service's own Prometheus metrics, served by Triton on its metrics port next to ``nv_*``.
 
 Triton counts requests, queue and compute time per model; these add what only the models
-know: lines found per image, the time of each stage inside a model, the batch sizes the
-Paddle predictors really run, and the inputs refused, by reason. Made with the Python
-backend's ``pb_utils.MetricFamily``; each stub serves one model instance, so each creates
-one ``Metrics`` in ``initialize`` (``setup``) and the glue in ``triton.py`` reaches it through
-``current()``. Outside a stub (unit tests, the in-process pipeline) nothing is recorded,
-unless a benchmark lends a recorder of its own (``recording``).
+know: lines found per image, lines turned upside down, the time of each stage inside a
+model, the batch sizes the Paddle predictors really run, and the inputs refused, by reason.
+Made with the Python backend's ``pb_utils.MetricFamily``; each stub serves one model
+instance, so each creates one ``Metrics`` in ``initialize`` (``setup``) and the glue in
+``triton.py`` reaches it through ``current()``. Outside a stub (unit tests, the in-process
+pipeline) nothing is recorded, unless a benchmark lends a recorder of its own
+(``recording``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Metrics:
                  family.HISTOGRAM),
                 ("batch", "ocr_predictor_batch_size", "Rows per Paddle predictor run",
                  family.HISTOGRAM),
+                ("turned", "ocr_lines_turned_total",
+                 "Lines read turned 180 degrees (the direction classifier's call)", family.COUNTER),
             )
         }
         self._series: dict[tuple[str, str], Any] = {}
@@ -61,6 +64,9 @@ class Metrics:
 
     def lines(self, count: int) -> None:
         self._metric("lines", buckets=LINE_BUCKETS).observe(count)
+
+    def turned(self, count: int) -> None:
+        self._metric("turned").increment(count)
 
     def batch(self, rows: int) -> None:
         self._metric("batch", buckets=BATCH_BUCKETS).observe(rows)

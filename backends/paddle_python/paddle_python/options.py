@@ -59,15 +59,20 @@ def from_parameters(cls: type[T], params: Mapping[str, str]) -> T:
     return cls(**values)
 
 
-def read_options(model_config: Mapping[str, Any], *classes: type) -> tuple:
-    """One instance of each class from the config's parameters; unknown keys are an error."""
+def read_options(model_config: Mapping[str, Any], *classes: type,
+                 defaults: Mapping[str, str] | None = None) -> tuple:
+    """One instance of each class from the config's parameters; unknown keys are an error.
+
+    ``defaults`` (parameter -> text) stand in for parameters the config does not set: what
+    a model's own ``inference.yml`` says (``model_files.read_described``)."""
     params = parameters(model_config)
     known = {field.name for cls in classes for field in dataclasses.fields(cls)}
     unknown = sorted(set(params) - known)
     if unknown:
         name = model_config.get("name", "model")
         raise ValueError(f"{name}: unknown parameters {unknown}; known: {sorted(known)}")
-    return tuple(from_parameters(cls, params) for cls in classes)
+    merged = {**(defaults or {}), **params}
+    return tuple(from_parameters(cls, merged) for cls in classes)
 
 
 def load_model_config(model_dir: str | Path, config_name: str | None = None) -> dict[str, Any]:

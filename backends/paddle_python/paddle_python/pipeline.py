@@ -20,6 +20,7 @@ from .batching import group_by_shape, run_batched
 from .classification import ClsOptions
 from .detection import DbOptions, DetResize
 from .imaging import ImageLimits, decode_image
+from .model_files import PaddleModels, read_described, served_dir
 from .options import load_model_config, read_options
 from .predictor import Device, Predictor, PredictorOptions
 from .recognition import CtcOptions, RecOptions
@@ -32,21 +33,22 @@ Recognize = Callable[[np.ndarray], Awaitable[tuple[list[str], np.ndarray]]]
 
 @dataclass(frozen=True)
 class BlsOptions:
-    """How the served post-processing reaches the classifier and recognizer."""
+    """How the served post-processing reaches the classifier and recognizer (``PaddleModels``
+    names them)."""
 
-    cls_model: str = "text_cls"
-    rec_model: str = "text_rec"
     bls_max_batch: int = 8  # crops per BLS request: at most the callee's max_batch_size
     bls_max_in_flight: int = 4  # BLS requests out at once: bounds this stub's shared memory
 
 
 @dataclass
 class OcrResult:
-    """Lines in reading order: texts, recognition scores, boxes ``n x 4 x 2`` in pixels."""
+    """Lines in reading order: texts, recognition scores, boxes ``n x 4 x 2`` in pixels; and
+    how many of the lines were read turned 180 degrees."""
 
     texts: list[str] = field(default_factory=list)
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))
+    turned: int = 0
 
 
 async def read_text(
@@ -66,11 +68,33 @@ async def read_text(
         crops = [detection.crop(image, box) for box in boxes]
     if len(boxes) == 0:
         return OcrResult()
+    turned = np.zeros(len(crops), dtype=bool)
     if cls.use_angle_cls:
         with metrics.stage("classify"):
-            angles, angle_scores = await classify(
-                np.stack([classification.preprocess(c) for c in crops]))
-        crops = classification.upright(crops, angles, angle_scores, cls)
+            inputs = [classification.windows(c, cls.cls_max_windows) for c in crops]
+            owners = [i for i, each in enumerate(inputs) for _ in each]
+            angles, scores = await classify(np.stack([x for each in inputs for x in each]))
+        turned = classification.upside_down(angles, scores, owners, len(crops), cls)
+    # What to read: each crop the way the classifier says, and a crop it would turn also as
+    # it stands when cls_verify asks for it; the surer reading wins.
+    readings = [(i, classification.turn(c) if turned[i] else c) for i, c in enumerate(crops)]
+    if cls.cls_verify:
+        readings += [(i, crops[i]) for i in np.flatnonzero(turned)]
+    texts, scores = await recognize_all([c for _, c in readings], rec, recognize)
+    best: dict[int, int] = {}
+    for k, (i, _) in enumerate(readings):
+        if i not in best or scores[k] > scores[best[i]]:
+            best[i] = k
+    chosen = [best[i] for i in range(len(crops))]
+    keep = [i for i, k in enumerate(chosen) if scores[k] >= rec.min_score and texts[k]]
+    return OcrResult([texts[chosen[i]] for i in keep], scores[[chosen[i] for i in keep]],
+                     boxes[keep].astype(np.float32),
+                     turned=sum(1 for i in keep if turned[i] and chosen[i] == i))
+
+
+async def recognize_all(crops: list[np.ndarray], rec: RecOptions, recognize: Recognize
+                        ) -> tuple[list[str], np.ndarray]:
+    """Texts and scores of ``crops``, recognised in groups of one width bucket."""
     tensors = [recognition.preprocess(c, rec)[None] for c in crops]
     # Widest crops first: the longest requests start first, so that one image's requests,
     # spread over text_rec's instances, finish close together.
@@ -84,14 +108,14 @@ async def read_text(
     for members, (group_texts, group_scores) in zip(groups, results):
         for i, text, score in zip(members, group_texts, group_scores):
             texts[i], scores[i] = text, score
-    keep = [i for i in range(len(crops)) if scores[i] >= rec.min_score and texts[i]]
-    return OcrResult([texts[i] for i in keep], scores[keep], boxes[keep].astype(np.float32))
+    return texts, scores
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     """Every stage's options, read from a model repository's ``config.pbtxt`` files."""
 
+    models: PaddleModels
     limits: ImageLimits
     resize: DetResize
     db: DbOptions
@@ -105,15 +129,16 @@ class PipelineConfig:
     @classmethod
     def from_repository(cls, repository: str | Path) -> "PipelineConfig":
         repo = Path(repository)
-        limits, resize = read_options(load_model_config(repo / "ocr_preprocess"),
-                                      ImageLimits, DetResize)
-        db, cls_opts, rec, _ = read_options(load_model_config(repo / "ocr_postprocess"),
-                                            DbOptions, ClsOptions, RecOptions, BlsOptions)
-        (det_p,) = read_options(load_model_config(repo / "text_det"), PredictorOptions)
-        (cls_p,) = read_options(load_model_config(repo / "text_cls"), PredictorOptions)
-        rec_p, ctc = read_options(load_model_config(repo / "text_rec"), PredictorOptions,
+        _, limits, resize = read_described(load_model_config(repo / "ocr_preprocess"), repo,
+                                           ImageLimits, DetResize)
+        models, db, cls_opts, rec, _ = read_described(
+            load_model_config(repo / "ocr_postprocess"), repo,
+            DbOptions, ClsOptions, RecOptions, BlsOptions)
+        (det_p,) = read_options(load_model_config(repo / models.det_model), PredictorOptions)
+        (cls_p,) = read_options(load_model_config(repo / models.cls_model), PredictorOptions)
+        rec_p, ctc = read_options(load_model_config(repo / models.rec_model), PredictorOptions,
                                   CtcOptions)
-        return cls(limits, resize, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
+        return cls(models, limits, resize, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
 
     def with_predictors(self, **changes: object) -> "PipelineConfig":
         """The same options with ``changes`` made to all three predictors' options."""
@@ -137,12 +162,12 @@ class OcrPipeline:
         repo = Path(repository)
         self.config = config or PipelineConfig.from_repository(repo)
         c = self.config
-        self.det = Predictor(repo / "text_det" / "1", c.det_predictor, device)
-        self.cls = Predictor(repo / "text_cls" / "1", c.cls_predictor, device)
-        self.rec = Predictor(repo / "text_rec" / "1", c.rec_predictor, device)
-        self.decoder = recognition.CtcDecoder(
-            recognition.load_dictionary(repo / "text_rec" / "1" / c.ctc.dictionary)
-        )
+        det_dir, cls_dir, rec_dir = (served_dir(repo / name) for name in
+                                     (c.models.det_model, c.models.cls_model, c.models.rec_model))
+        self.det = Predictor(det_dir, c.det_predictor, device)
+        self.cls = Predictor(cls_dir, c.cls_predictor, device)
+        self.rec = Predictor(rec_dir, c.rec_predictor, device)
+        self.decoder = recognition.CtcDecoder(recognition.ctc_classes(rec_dir, c.ctc))
 
     def __call__(self, data: bytes) -> OcrResult:
         """OCR one encoded image file."""

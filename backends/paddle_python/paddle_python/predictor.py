@@ -22,9 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError
+from .model_files import model_files
 
-MODEL_FILE = "inference.pdmodel"
-PARAMS_FILE = "inference.pdiparams"
 BINDINGS = "paddle.base.libpaddle"  # Paddle's C++ extension: Paddle Inference lives in it
 
 
@@ -65,7 +64,7 @@ class PredictorOptions:
     # (Paddle's own). OpenVINO reads the same texts 1.3-1.8x faster here (perf/precision.py).
     cpu_engine: str = "openvino"
     # or "bf16", where the CPU has it (openvino and onednn); or "int8" (onednn, for a model
-    # quantised with quantize/dequantize ops: perf/int8.py makes and measures one)
+    # quantised with quantize/dequantize ops: perf/results/int8-2026-11-22.md)
     cpu_precision: str = "fp32"
     onednn_cache_capacity: int = 0  # 0: Paddle's default (no limit)
     ir_optim: bool = True
@@ -109,9 +108,11 @@ _PRECISIONS = ("fp32", "fp16", "int8")
 _CPU_ENGINES = ("openvino", "onednn", "native")
 
 
-def config_plan(options: PredictorOptions, device: Device, input_name: str = "x"
-                ) -> list[tuple[str, tuple[Any, ...]]]:
-    """The ``paddle.inference.Config`` method calls for these options on this device."""
+def config_plan(options: PredictorOptions, device: Device, input_name: str = "x",
+                pir: bool = False) -> list[tuple[str, tuple[Any, ...]]]:
+    """The ``paddle.inference.Config`` method calls for these options on this device;
+    ``pir``: the program is a PIR one (``inference.json``), for which Paddle 3.2 refuses
+    ``enable_memory_optim`` with every CPU engine ("Not find ... memory_optimize_pass")."""
     plan: list[tuple[str, tuple[Any, ...]]] = []
     if device.kind == "GPU":
         plan.append(("enable_use_gpu", (options.gpu_memory_mb, device.device_id)))
@@ -156,7 +157,7 @@ def config_plan(options: PredictorOptions, device: Device, input_name: str = "x"
     else:
         raise ValueError(f"unsupported instance kind {device.kind!r}")
     plan.append(("switch_ir_optim", (options.ir_optim,)))
-    if options.memory_optim:
+    if options.memory_optim and not pir:
         plan.append(("enable_memory_optim", ()))
     plan.append(("disable_glog_info", ()))
     return plan
@@ -168,13 +169,8 @@ def build_config(model_dir: str | Path, options: PredictorOptions, device: Devic
     Paddle may write what it builds (OpenVINO's compiled model), else its working directory."""
     Config = paddle_inference().AnalysisConfig  # what paddle.inference.Config names
 
-    model_dir = Path(model_dir)
-    for name in (MODEL_FILE, PARAMS_FILE):
-        if not (model_dir / name).is_file():
-            raise FileNotFoundError(
-                f"{model_dir / name} is missing; run `make models` (ocr-prepare-models)"
-            )
-    config = Config(str(model_dir / MODEL_FILE), str(model_dir / PARAMS_FILE))
+    files = model_files(model_dir)
+    config = Config(str(files.program), str(files.params))
     if cache_dir is not None:
         config.set_optim_cache_dir(str(cache_dir))
     precision = {
@@ -183,7 +179,7 @@ def build_config(model_dir: str | Path, options: PredictorOptions, device: Devic
         "bf16": Config.Precision.Bfloat16,
         "int8": Config.Precision.Int8,
     }
-    for method, args in config_plan(options, device):
+    for method, args in config_plan(options, device, pir=files.pir):
         if method == "enable_tensorrt_engine":
             args = (*args[:3], precision[args[3]], *args[4:])
         elif method == "enable_openvino_engine":

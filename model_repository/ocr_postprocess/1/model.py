@@ -5,7 +5,8 @@ import asyncio
 from paddle_python import metrics, triton
 from paddle_python.classification import ClsOptions
 from paddle_python.detection import DbOptions
-from paddle_python.options import read_options, with_request
+from paddle_python.model_files import read_described
+from paddle_python.options import with_request
 from paddle_python.pipeline import BlsOptions, read_text
 from paddle_python.recognition import RecOptions
 
@@ -14,9 +15,9 @@ class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
         self.metrics = metrics.setup(self.name)
-        self.db, self.cls, self.rec, self.bls = read_options(
-            triton.model_config(args), DbOptions, ClsOptions, RecOptions, BlsOptions
-        )
+        self.models, self.db, self.cls, self.rec, self.bls = read_described(
+            triton.model_config(args), triton.repository_root(args),
+            DbOptions, ClsOptions, RecOptions, BlsOptions)
         self.in_flight = asyncio.Semaphore(self.bls.bls_max_in_flight)
 
     async def execute(self, requests):
@@ -33,6 +34,7 @@ class TritonPythonModel:
         result = await read_text(image, prob, det_shape, db, cls, rec,
                                  self._classify, self._recognize)
         self.metrics.lines(len(result.texts))
+        self.metrics.turned(result.turned)
         return {
             "texts": triton.strings(result.texts)[None],
             "scores": result.scores[None],
@@ -40,12 +42,12 @@ class TritonPythonModel:
         }
 
     async def _classify(self, batch):
-        out = await triton.infer(self.bls.cls_model, {"x": batch}, ["angle", "score"],
+        out = await triton.infer(self.models.cls_model, {"x": batch}, ["angle", "score"],
                                  self.bls.bls_max_batch, self.in_flight)
         return out["angle"].reshape(-1), out["score"].reshape(-1)
 
     async def _recognize(self, batch):
-        out = await triton.infer(self.bls.rec_model, {"x": batch}, ["text", "score"],
+        out = await triton.infer(self.models.rec_model, {"x": batch}, ["text", "score"],
                                  self.bls.bls_max_batch, self.in_flight)
         return [t.decode("utf-8") for t in out["text"].reshape(-1)], out["score"].reshape(-1)
 

@@ -5,14 +5,16 @@ from paddle_python import detection, metrics, triton
 from paddle_python.detection import DetResize
 from paddle_python.errors import InputError
 from paddle_python.imaging import ImageLimits, decode_image
-from paddle_python.options import read_options, with_request
+from paddle_python.model_files import read_described
+from paddle_python.options import with_request
 
 
 class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
         metrics.setup(self.name)
-        self.limits, self.resize = read_options(triton.model_config(args), ImageLimits, DetResize)
+        _, self.limits, self.resize = read_described(
+            triton.model_config(args), triton.repository_root(args), ImageLimits, DetResize)
 
     def execute(self, requests):
         return [triton.respond(self.name, request, self._preprocess) for request in requests]

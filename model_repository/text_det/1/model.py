@@ -1,4 +1,4 @@
-"""text_det: PP-OCRv4 detection on Paddle Inference; returns the text probability map."""
+"""text_det: PP-OCR detection on Paddle Inference; returns the text probability map."""
 
 from paddle_python import detection, metrics, triton
 from paddle_python.options import read_options

@@ -1,4 +1,4 @@
-"""text_rec: PP-OCRv4 recognition on Paddle Inference with CTC decoding to text."""
+"""text_rec: PP-OCR recognition on Paddle Inference with CTC decoding to text."""
 
 from paddle_python import metrics, recognition, triton
 from paddle_python.options import read_options
@@ -10,9 +10,11 @@ class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
         metrics.setup(self.name)
-        self.options, ctc = read_options(triton.model_config(args), PredictorOptions, CtcOptions)
-        dictionary = triton.version_dir(args) / ctc.dictionary
-        self.decoder = recognition.CtcDecoder(recognition.load_dictionary(dictionary))
+        config = triton.model_config(args)
+        self.options, ctc = read_options(config, PredictorOptions, CtcOptions)
+        recognition.check_input_height(config, triton.version_dir(args))
+        self.decoder = recognition.CtcDecoder(
+            recognition.ctc_classes(triton.version_dir(args), ctc))
         self.predictor = triton.instance_predictor(args, self.options)
 
     def execute(self, requests):

