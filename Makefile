@@ -13,7 +13,7 @@ TEST_INSTALLED := $(VENV)/.test-installed
 PERF_INSTALLED := $(VENV)/.perf-installed
 FONT := .cache/fonts/ipaexg.ttf
 
-.PHONY: install models serve test unit lint perf perf-quick soak clean
+.PHONY: install models serve test unit lint perf perf-quick soak accuracy clean
 
 install: $(INSTALLED)
 
@@ -62,6 +62,11 @@ perf: install models $(PERF_INSTALLED)
 
 perf-quick: install models $(PERF_INSTALLED)
 	$(BIN)/python -m perf.run --quick $(PERF_ARGS)
+
+# What each system reads against ground truth, on the same images (perf/accuracy.py):
+# writes perf/results/accuracy-<date>.md.
+accuracy: install models $(TEST_INSTALLED)
+	$(BIN)/python -m perf.accuracy $(ACCURACY_ARGS)
 
 # 10 minutes at concurrency 8 on mixed images: no failure, no growth (perf/soak.py).
 soak: install models

@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from paddle_python.pipeline import OcrPipeline, PipelineConfig
 from paddle_python.weights import DEFAULT_PACK
-from perf.harness import REPOSITORY, RESULTS, WORK, serve
+from perf.harness import REPOSITORY, RESULTS, WORK, serve, server_rss_mb
 from tests.support.calls import ocr
 from tests.support.labelled import labelled_cases
 from tests.support.pages import Case, page_cases, upside_down_cases
@@ -37,6 +37,7 @@ from tests.support.prometheus import scrape, value
 from tests.support.scoring import Score, combine, score
 
 TURNED = "ocr_lines_turned_total"
+FACTS = ("ready s", "RSS MB at ready", "RSS MB at the end")
 # Sets whose every line is upright: a line read turned over there is the classifier's mistake.
 UPRIGHT_PREFIXES = ("pages-en-", "pages-zh-", "words", "receipts")
 
@@ -52,6 +53,7 @@ class Reading:
 class SystemRun:
     name: str
     readings: dict[str, Reading] = field(default_factory=dict)  # case name -> reading
+    facts: dict[str, str] = field(default_factory=dict)  # e.g. a server's start-up time
 
 
 Reader = Callable[[bytes], tuple[list[str], int | None]]
@@ -62,11 +64,15 @@ def cases() -> list[Case]:
 
 
 @contextlib.contextmanager
-def served(repository: Path, log: Path) -> Iterator[Reader]:
-    """A real ocr-server on ``repository``, read over gRPC; turned lines from its metrics."""
+def served(repository: Path, log: Path, extra: tuple[str, ...] = (),
+           facts: dict[str, str] | None = None) -> Iterator[Reader]:
+    """A real ocr-server on ``repository``, read over gRPC; turned lines from its metrics.
+    ``facts`` gets its launch-to-ready time and memory (summed RSS) at ready and at the end."""
     import tritonclient.grpc as grpcclient
 
-    server, _ = serve(repository, log)
+    server, ready_s = serve(repository, log, extra)
+    facts = {} if facts is None else facts
+    facts.update({"ready s": f"{ready_s:.1f}", "RSS MB at ready": f"{server_rss_mb(server):.0f}"})
     client = grpcclient.InferenceServerClient(server.grpc_url)
     try:
         def read(data: bytes) -> tuple[list[str], int]:
@@ -75,6 +81,7 @@ def served(repository: Path, log: Path) -> Iterator[Reader]:
             return texts, int(value(scrape(server), TURNED, model="ocr_postprocess") - before)
 
         yield read
+        facts["RSS MB at the end"] = f"{server_rss_mb(server):.0f}"
     finally:
         client.close()
         code = server.stop()
@@ -125,19 +132,22 @@ def rapidocr(served_sizing: bool) -> Iterator[Reader]:
     yield read
 
 
-SYSTEMS: dict[str, Callable[[], contextlib.AbstractContextManager[Reader]]] = {
-    "served-v5": lambda: served(REPOSITORY, WORK / "accuracy-served-v5.log"),
-    "served-v4": lambda: served(pack_repository("ppocrv4-mobile", WORK / "repository-v4"),
-                                WORK / "accuracy-served-v4.log"),
-    "in-process-v5": in_process,
-    "rapidocr-default": lambda: rapidocr(served_sizing=False),
-    "rapidocr-served-sizing": lambda: rapidocr(served_sizing=True),
+Facts = dict[str, str]
+SYSTEMS: dict[str, Callable[[Facts], contextlib.AbstractContextManager[Reader]]] = {
+    "served-v5": lambda facts: served(REPOSITORY, WORK / "accuracy-served-v5.log", (), facts),
+    "served-v5-pages": lambda facts: served(REPOSITORY, WORK / "accuracy-served-v5-pages.log",
+                                            ("--", "--model-config-name=pages"), facts),
+    "served-v4": lambda facts: served(pack_repository("ppocrv4-mobile", WORK / "repository-v4"),
+                                      WORK / "accuracy-served-v4.log", (), facts),
+    "in-process-v5": lambda facts: in_process(),
+    "rapidocr-default": lambda facts: rapidocr(served_sizing=False),
+    "rapidocr-served-sizing": lambda facts: rapidocr(served_sizing=True),
 }
 
 
 def run(system: str, all_cases: list[Case]) -> SystemRun:
     result = SystemRun(system)
-    with SYSTEMS[system]() as read:
+    with SYSTEMS[system](result.facts) as read:
         for case in all_cases:
             start = time.perf_counter()
             texts, turned = read(case.image)
@@ -167,7 +177,9 @@ def report(runs: list[SystemRun], all_cases: list[Case], command: str, seconds: 
         "images, each weighing its length.", "",
         "Systems: `served-v5` and `served-v4` are `ocr-server` with the ppocrv5-mobile "
         f"(default: {DEFAULT_PACK}) and ppocrv4-mobile packs, read over gRPC with the "
-        "configured defaults; `in-process-v5` is the same package's `OcrPipeline`; "
+        "configured defaults; `served-v5-pages` the same as `served-v5` with "
+        "`--model-config-name=pages` (detection up to 1920 a side); `in-process-v5` is the "
+        "same package's `OcrPipeline`; "
         "`rapidocr-default` is rapidocr 3.10 (PP-OCRv6 small, onnxruntime) as installed, "
         "`rapidocr-served-sizing` the same with the served detection limit.", "",
         header, rule,
@@ -185,6 +197,11 @@ def report(runs: list[SystemRun], all_cases: list[Case], command: str, seconds: 
         counts = [r.readings[c.name].turned for c in upright]
         if all(n is not None for n in counts):
             lines.append(f"| {r.name} | {sum(counts)} | {len(upright)} |")
+    lines += ["", "## Served systems", "", "| system | " + " | ".join(FACTS) + " |",
+              "|---|" + "---|" * len(FACTS)]
+    for r in runs:
+        if r.facts:
+            lines.append(f"| {r.name} | " + " | ".join(r.facts.get(f, "") for f in FACTS) + " |")
     lines += ["", "## Seconds per image (informational: one pass, no warm-up, shared machine)",
               "", header, rule]
     for name in sets:

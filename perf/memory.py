@@ -1,14 +1,16 @@
 """Where the memory goes: per process of a running server, and per Paddle predictor setting.
 
     python -m perf.memory server [--seconds 60]     # breakdown after warm-up and after load
-    python -m perf.memory predictor rec [--engine onednn --cache 1]   # one predictor, as text_rec
+    python -m perf.memory predictor rec [--engine onednn --cache 1] [--repository DIR]
 
 ``server`` starts ``ocr-server`` (the launcher's defaults, plus anything in the environment,
 e.g. ``MALLOC_MMAP_THRESHOLD_``), prints each process's RSS, PSS, anonymous memory and the
 resident part of its shared-memory regions once ready, then again after perf_analyzer has
 driven the mixed-size photos at concurrency 8. ``predictor`` warms one predictor on every
 bucket shape, largest first, sends random bucket shapes, and prints the anonymous memory each
-step added and how long the random calls took. Results: ``perf/results/memory-*.md``.
+step added and how long the random calls took, with the launcher's allocator settings (the
+model as served, or as ``--repository`` serves it). Results: ``perf/results/memory-*.md``
+and ``perf/results/engines-*.md``.
 """
 
 from __future__ import annotations
@@ -96,14 +98,15 @@ def anonymous_mb() -> float:
     return 0.0
 
 
-def predictor_main(model: str, cache: int, calls: int, engine: str | None) -> None:
+def predictor_main(model: str, cache: int, calls: int, engine: str | None,
+                   repository: Path) -> None:
     import numpy as np
 
     from paddle_python.model_files import served_dir
     from paddle_python.pipeline import PipelineConfig
     from paddle_python.predictor import Predictor
 
-    config = PipelineConfig.from_repository(REPOSITORY)
+    config = PipelineConfig.from_repository(repository)
     served = config.rec_predictor if model == "rec" else config.det_predictor
     options = replace(served, onednn_cache_capacity=cache, cpu_engine=engine or served.cpu_engine)
     # Every shape the served model is warmed with, largest first (its config.pbtxt).
@@ -115,21 +118,37 @@ def predictor_main(model: str, cache: int, calls: int, engine: str | None) -> No
                          for w in options.input_widths for b in options.batch_sizes),
                         key=lambda s: -s[2] * s[3])
     base = anonymous_mb()
-    predictor = Predictor(served_dir(REPOSITORY / f"text_{model}"), options)
+    model_dir = served_dir(repository / f"text_{model}")
+    predictor = Predictor(model_dir, options)
     made = anonymous_mb()
     for shape in shapes:
         predictor(np.random.rand(*shape).astype(np.float32))
     warm = anonymous_mb()
     rng = random.Random(0)
-    start = time.perf_counter()
+    took = []
     for _ in range(calls):
-        predictor(np.random.rand(*rng.choice(shapes)).astype(np.float32))
-    took = time.perf_counter() - start
+        batch = np.random.rand(*rng.choice(shapes)).astype(np.float32)
+        start = time.perf_counter()
+        predictor(batch)
+        took.append(time.perf_counter() - start)
     end = anonymous_mb()
-    print(f"text_{model}, {options.cpu_engine}, onednn_cache_capacity {cache}: anonymous MB: "
-          f"paddle {base:.0f}, "
-          f"predictor +{made - base:.0f}, {len(shapes)} shapes warmed +{warm - made:.0f}, "
-          f"{calls} random calls +{end - warm:.0f} ({took:.1f} s), total {end:.0f}")
+    print(f"text_{model} ({model_dir}), {options.cpu_engine}, onednn_cache_capacity {cache}: "
+          f"anonymous MB: paddle {base:.0f}, predictor +{made - base:.0f}, {len(shapes)} shapes "
+          f"warmed +{warm - made:.0f}, {calls} random calls +{end - warm:.0f} "
+          f"({sum(took):.1f} s, median {1000 * float(np.median(took)):.0f} ms), total {end:.0f}")
+
+
+def with_server_environment() -> None:
+    """Run again with the allocator settings the launcher gives the stubs, unless they are
+    set: a predictor's speed and memory depend on them (paddle_python.server.MALLOC_ENV)."""
+    import os
+
+    from paddle_python.server import MALLOC_ENV
+
+    missing = {k: v for k, v in MALLOC_ENV.items() if k not in os.environ}
+    if missing:
+        os.execve(sys.executable, [sys.executable, "-m", "perf.memory", *sys.argv[1:]],
+                  {**os.environ, **missing})
 
 
 def main() -> int:
@@ -143,15 +162,18 @@ def main() -> int:
     alone.add_argument("--calls", type=int, default=150)
     alone.add_argument("--engine", choices=("openvino", "onednn", "native"),
                        help="cpu_engine (default: as configured)")
+    alone.add_argument("--repository", type=Path, default=REPOSITORY,
+                       help="a model repository (e.g. one serving another pack)")
     args = parser.parse_args()
     if args.what == "server":
         server_main(args.seconds)
     else:
+        with_server_environment()
         from paddle_python.predictor import paddle_inference
 
         paddle_inference()  # loaded first, so that its own memory is the baseline
 
-        predictor_main(args.model, args.cache, args.calls, args.engine)
+        predictor_main(args.model, args.cache, args.calls, args.engine, args.repository)
     return 0
 
 

@@ -6,6 +6,7 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from tests.support.calls import image_input
+from tests.support.pages import turned
 from tests.support.render import LATIN, render, squash
 
 
@@ -16,7 +17,7 @@ def read(client, protocol: str, data: bytes, **parameters) -> tuple[list[str], l
 
 def test_options_change_the_result_for_that_request_only(http, grpc, protocol):
     client = http if protocol == "http" else grpc
-    upside_down = render(LATIN, upside_down=(0, 1, 2))
+    upside_down = turned(render(LATIN))  # the whole image upside down
     texts, _ = read(client, protocol, upside_down)
     assert [squash(t) for t in texts] == [squash(t) for t in LATIN]
     # Without the direction classifier the turned lines are read as they are: not the text.
@@ -36,7 +37,7 @@ def test_options_change_the_result_for_that_request_only(http, grpc, protocol):
 
 @pytest.mark.parametrize("parameters,message", [
     ({"det_thresh": 2}, "request parameter 'det_thresh' is 2.0; allowed 0 to 1"),
-    ({"det_limit_side_len": 2000}, "allowed 32 to 960"),
+    ({"det_limit_side_len": 2000}, "det_limit_side_len 2000 is more than the largest detection bucket, 960"),
     ({"colour": "red"}, "unknown request parameter 'colour'"),
 ])
 def test_bad_options_are_named(http, grpc, protocol, parameters, message):

@@ -212,6 +212,9 @@ PAGE_SPECS = (
     PageSpec("en", DEJAVU_SANS, 11, BICYCLE_UPDATE, WORDS),
     PageSpec("zh", IPAEX_GOTHIC, 10, SMALL_TOWN, CHARS),
     PageSpec("zh", NOTO_SERIF_SC, 11, READING_ROOM, CHARS),
+    # The small end of body text, where detection at a reduced size loses most.
+    PageSpec("en", DEJAVU_SANS, 9, LIBRARY_NOTES, WORDS),
+    PageSpec("zh", NOTO_SERIF_SC, 9, SMALL_TOWN, CHARS),
 )
 # The pages also given turned 180 degrees whole: (index in PAGE_SPECS, dpi).
 TURNED_PAGES = ((0, 150), (1, 200), (3, 200))
@@ -347,7 +350,7 @@ def _page(spec: PageSpec, dpi: int) -> tuple[bytes, tuple[str, ...]]:
 
 
 def page_cases() -> list[Case]:
-    """Every A4 page, in sets f"pages-{lang}-{dpi}" (two pages each: two fonts and sizes)."""
+    """Every A4 page, in sets f"pages-{lang}-{dpi}" (three pages each: 9 to 11 pt, two fonts)."""
     cases = []
     for dpi in DPIS:
         for spec in PAGE_SPECS:

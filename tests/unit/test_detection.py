@@ -10,11 +10,22 @@ from paddle_python.errors import InputError
     ((480, 905), "max", (480, 896)),    # fits: only rounded to multiples of 32
     ((1000, 2000), "max", (480, 960)),  # longest side scaled down to 960
     ((10, 10), "max", (32, 32)),        # never below one stride
-    ((200, 400), "min", (960, 1920)),   # shortest side scaled up to the limit
+    ((200, 400), "min", (480, 960)),    # shortest side up to the limit, but within the buckets
+    ((600, 700), "min", (832, 960)),
 ])
 def test_resized_shape(size, limit_type, expected):
     opts = DetResize(det_limit_side_len=960, det_limit_type=limit_type)
     assert detection.resized_shape(*size, opts) == expected
+
+
+def test_a_limit_past_the_largest_bucket_is_refused():
+    detection.check_resize(DetResize(det_limit_side_len=960))
+    with pytest.raises(InputError, match="det_limit_side_len 1920 is more than the largest "
+                                         "detection bucket, 960"):
+        detection.check_resize(DetResize(det_limit_side_len=1920))
+    pages = DetResize(det_limit_side_len=1920, det_bucket_sides=(320, 960, 1920))
+    detection.check_resize(pages)
+    assert detection.resized_shape(2339, 1654, pages) == (1920, 1344)  # A4 at 200 dpi
 
 
 def test_bucket_side_takes_the_smallest_bucket_that_fits():
@@ -51,6 +62,35 @@ def test_db_boxes_finds_rectangles_in_reading_order_and_scales_them():
     assert np.all(scores > 0.8)
     first = boxes[0]
     assert 0 <= first[:, 0].min() < 20 and 230 < first[:, 0].max() < 260  # ~x 10..120 doubled
+
+
+def test_reading_order_keeps_a_small_tilted_word_on_its_line():
+    def box(x0, y0, x1, y1):
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+    tilted_a = np.array([[257, 137], [286, 129], [297, 164], [267, 172]], np.float32)
+    boxes = np.stack([box(28, 120, 180, 170), box(188, 129, 260, 170), box(306, 121, 426, 175),
+                      box(429, 125, 556, 181), tilted_a, box(30, 32, 172, 80)])
+    # "Reads on a dark page" below "White": the "a" top is 16 px below "Reads"'s.
+    assert detection.reading_order(boxes) == [5, 0, 1, 4, 2, 3]
+    assert detection.reading_order(boxes[:0]) == []
+
+
+def test_a_page_turned_by_quarters_reads_in_its_own_order():
+    # Two lines of a page turned a quarter clockwise (text running down the image): the first
+    # line is the rightmost column. Set upright, the page's own order comes back.
+    first, second = (np.array([[x, 10], [x + 30, 10], [x + 30, 300], [x, 300]], np.float32)
+                     for x in (200, 100))
+    boxes = np.stack([second, first])
+    assert detection.page_reading_order(boxes, 0, (400, 300)) == [0, 1]
+    turns = detection.page_turns(detection.line_turns(np.array([True, True]),
+                                                      np.array([False, False])),
+                                 np.array([290.0, 290.0]))
+    assert turns == 1
+    assert detection.page_reading_order(boxes, turns, (400, 300)) == [1, 0]
+    # Most of the text upright: the page is read as it stands.
+    assert detection.page_turns(np.array([2, 0]), np.array([50.0, 500.0])) == 0
+    assert detection.page_turns(np.array([2, 2, 0]), np.array([500.0, 500.0, 20.0])) == 2
 
 
 def test_db_boxes_ignores_padding_and_weak_regions():

@@ -42,3 +42,18 @@ def test_tensorrt_variant_plans_engines_covering_every_warmed_shape(repository, 
         (value,) = sample["inputs"].values()
         shape = [int(sample.get("batch_size", 1)), *map(int, value["dims"])]
         assert all(lo <= s <= hi for lo, s, hi in zip(low, shape, high)), (sample["name"], shape)
+
+
+def parameters_apart(a: dict, b: dict) -> set[str]:
+    keys = set(a["parameters"]) | set(b["parameters"])
+    return {k for k in keys if a["parameters"].get(k) != b["parameters"].get(k)}
+
+
+def test_pages_variant_differs_only_in_the_detection_buckets(repository):
+    for model, differing in (("ocr_preprocess", {"det_limit_side_len", "det_bucket_sides"}),
+                             ("text_det", {"input_heights", "input_widths", "trt_max_shape"})):
+        default = load_model_config(repository / model)
+        pages = load_model_config(repository / model, "pages")
+        assert parameters_apart(default, pages) == differing, model
+        rest = {k for k in default if k not in ("parameters", "model_warmup")}
+        assert {k: default[k] for k in rest} == {k: pages[k] for k in rest}, model

@@ -60,7 +60,7 @@ def test_request_parameters_override_only_known_fields_within_range():
     assert cls.use_angle_cls is False and cls.cls_thresh == ClsOptions().cls_thresh
     assert with_request({}, DbOptions()) == (DbOptions(),)
     for params, message in (({"det_thresh": 1.5}, "allowed 0 to 1"),
-                            ({"det_limit_side_len": 4000}, "allowed 32 to 960"),
+                            ({"det_limit_side_len": 5000}, "allowed 32 to 4096"),
                             ({"min_score": "high"}, "cannot read 'high'"),
                             ({"dpi": 300}, "unknown request parameter 'dpi'")):
         with pytest.raises(InputError, match=message):

@@ -111,7 +111,7 @@ def test_texts_are_page_sized() -> None:
 
 
 def test_page_sets(cases: list[Case]) -> None:
-    assert Counter(case.set for case in cases) == {f"pages-{lang}-{dpi}": 2
+    assert Counter(case.set for case in cases) == {f"pages-{lang}-{dpi}": 3
                                                     for lang in ("en", "zh") for dpi in DPIS}
     names = [case.name for case in cases]
     assert len(set(names)) == len(names)

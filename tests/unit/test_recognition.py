@@ -83,7 +83,11 @@ def test_a_long_line_is_classified_in_windows_at_its_own_scale():
     parts = classification.windows(long, 4)  # a window covers 120 of the 1500 pixels
     assert len(parts) == 4 and all(p.shape == (3, 48, 192) for p in parts)
     assert len(classification.windows(long, 1)) == 1  # squeezed, as PP-OCR does
-    # Windows vote by their mean probability: one unsure window does not turn the line.
-    angles, scores = np.array([180, 180, 0, 180]), np.array([0.99, 0.97, 0.6, 0.95])
-    assert classification.upside_down(angles, scores, [0, 0, 0, 0], 1, ClsOptions()).tolist() == [False]
-    assert classification.upside_down(angles[:2], scores[:2], [0, 0], 1, ClsOptions()).tolist() == [True]
+    # Windows vote by their mean log-odds: one sure window against three does not turn the
+    # line, and one that cannot tell (a line's half-empty end) does not hold it back.
+    upside_down = classification.upside_down
+    angles, scores = np.array([180, 0, 0, 0]), np.array([0.99, 0.999, 0.97, 0.95])
+    assert upside_down(angles, scores, [0, 0, 0, 0], 1, ClsOptions()).tolist() == [False]
+    angles, scores = np.array([180, 180, 180, 180]), np.array([1.0, 1.0, 0.995, 0.542])
+    assert upside_down(angles, scores, [0, 0, 0, 0], 1, ClsOptions()).tolist() == [True]
+    assert np.mean(scores) < ClsOptions().cls_thresh  # a mean of probabilities would not turn it

@@ -8,13 +8,19 @@ keeps the configs consistent with each other.
 import itertools
 
 import numpy as np
+import pytest
 
-from paddle_python.options import load_model_config
+from paddle_python import detection
+from paddle_python.detection import DetResize
+from paddle_python.imaging import ImageLimits
+from paddle_python.model_files import PaddleModels
+from paddle_python.options import load_model_config, read_options
 from paddle_python.pipeline import PipelineConfig
+from paddle_python.predictor import PredictorOptions
 
 
-def warmup_shapes(repository, model: str) -> list[tuple[int, ...]]:
-    config = load_model_config(repository / model)
+def warmup_shapes(repository, model: str, variant: str | None = None) -> list[tuple[int, ...]]:
+    config = load_model_config(repository / model, variant)
     shapes = []
     for sample in config.get("model_warmup", []):
         (value,) = sample["inputs"].values()
@@ -28,14 +34,19 @@ def assert_largest_first(shapes):
     assert sizes == sorted(sizes, reverse=True), "warm-up must go from the largest shape down"
 
 
-def test_detection_warmup_covers_every_bucket(repository):
-    config = PipelineConfig.from_repository(repository)
-    sides = config.resize.det_bucket_sides
-    expected = {(b, 3, h, w) for b in config.det_predictor.batch_sizes
-                for h, w in itertools.product(sides, sides)}
-    shapes = warmup_shapes(repository, "text_det")
+@pytest.mark.parametrize("variant", [None, "pages"])
+def test_detection_warmup_covers_every_bucket(repository, variant):
+    (resize,) = read_options(load_model_config(repository / "ocr_preprocess", variant),
+                             DetResize, PaddleModels, ImageLimits)[:1]
+    (det,) = read_options(load_model_config(repository / "text_det", variant), PredictorOptions)
+    sides = resize.det_bucket_sides
+    assert det.input_heights == det.input_widths == sides
+    expected = {(b, 3, h, w) for b in det.batch_sizes for h, w in itertools.product(sides, sides)}
+    shapes = warmup_shapes(repository, "text_det", variant)
     assert set(shapes) == expected and len(shapes) == len(expected)
     assert_largest_first(shapes)
+    detection.check_resize(resize)  # the default limit is within the buckets
+    assert max(sides) == (1920 if variant else 960)
 
 
 def test_recognition_warmup_covers_every_width_and_batch_size(repository):

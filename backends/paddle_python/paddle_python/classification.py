@@ -4,8 +4,8 @@ The PP-OCR mobile v2 classifier takes ``3 x 48 x 192`` inputs. A long line squee
 such input is unreadable (a line 20 times as wide as high shrinks 5 times across), and on it
 the classifier answers with confidence either way: on rendered pages it turned upright lines
 over at 0.98-0.99. So a crop is read in *windows* of the classifier's own aspect along the
-line, each at the line's scale, and the windows' probabilities are averaged. A crop is
-turned only when that average is confident it is upside down.
+line, each at the line's scale, and the windows vote. A crop is turned only when their
+vote is confident it is upside down.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .recognition import resize_normalize
 
 CLS_SHAPE = (3, 48, 192)  # input of the PP-OCR mobile v2 direction classifier
 ANGLES = (0, 180)  # the classifier's labels, in output order
+_SURE = 1e-3  # a window's probabilities are taken within [_SURE, 1 - _SURE]: log-odds of +-6.9
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,18 @@ def decode(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def upside_down(angles: np.ndarray, scores: np.ndarray, owners: list[int], crops: int,
                 opts: ClsOptions) -> np.ndarray:
-    """Which crops to turn: those whose windows (``owners[i]``: the crop of input ``i``) are,
-    on average, more than ``cls_thresh`` sure to be upside down."""
+    """Which crops to turn: those whose windows (``owners[i]``: the crop of input ``i``)
+    together are more than ``cls_thresh`` sure to be upside down.
+
+    The windows vote with their mean log-odds: a window that cannot tell (a half-empty one
+    at a line's end, near 0.5) weighs little against the sure ones, where a mean of
+    probabilities would let it hold a plainly turned line back.
+    """
     turned = np.where(np.asarray(angles) == 180, scores, 1.0 - np.asarray(scores))
-    sums = np.bincount(owners, weights=turned, minlength=crops)
-    counts = np.bincount(owners, minlength=crops)
-    return sums / np.maximum(counts, 1) > opts.cls_thresh
+    p = np.clip(turned, _SURE, 1.0 - _SURE)
+    sums = np.bincount(owners, weights=np.log(p / (1.0 - p)), minlength=crops)
+    mean = sums / np.maximum(np.bincount(owners, minlength=crops), 1)
+    return 1.0 / (1.0 + np.exp(-mean)) > opts.cls_thresh
 
 
 def turn(crop: np.ndarray) -> np.ndarray:

@@ -21,7 +21,9 @@ from .errors import InputError
 
 _STRIDE = 32  # the network downsamples by 32, so inputs must be multiples of it
 _MIN_BOX_SIDE = 3  # boxes thinner than this (in map pixels) are noise
-_SAME_LINE_PX = 10  # boxes whose tops differ by less than this read as one line
+_SAME_LINE = 0.5  # boxes whose tops differ by less than this share of the lower box's height
+_VERTICAL_RATIO = 1.5  # a box this many times taller than wide holds a vertical line
+_WHOLE_PAGE = 0.9  # share of the text (by length) that must lie one way to turn the page
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,23 @@ def resized_shape(height: int, width: int, opts: DetResize) -> tuple[int, int]:
         ratio = opts.det_limit_side_len / shortest if shortest < opts.det_limit_side_len else 1.0
     else:
         raise ValueError(f"det_limit_type must be 'max' or 'min', not {opts.det_limit_type!r}")
+    # Never past the largest bucket: the detector is set up for the bucket shapes alone (a
+    # "min" limit can ask for more).
+    ratio = min(ratio, max(opts.det_bucket_sides) / max(height, width))
     new_h = max(_STRIDE, round(int(height * ratio) / _STRIDE) * _STRIDE)
     new_w = max(_STRIDE, round(int(width * ratio) / _STRIDE) * _STRIDE)
     return new_h, new_w
+
+
+def check_resize(opts: DetResize) -> None:
+    """Refuse a longest-side limit past the largest bucket (a caller would get less than
+    asked for): those are the sizes the detector is set up and warmed for."""
+    largest = max(opts.det_bucket_sides)
+    if opts.det_limit_type == "max" and opts.det_limit_side_len > largest:
+        raise InputError(
+            f"det_limit_side_len {opts.det_limit_side_len} is more than the largest detection "
+            f"bucket, {largest} (det_bucket_sides of ocr_preprocess; serve with "
+            "--model-config-name=pages for buckets up to 1920)", "bad_parameter")
 
 
 def bucket_side(side: int, buckets: tuple[int, ...]) -> int:
@@ -194,30 +210,88 @@ def db_boxes(
 
 
 def reading_order(boxes: np.ndarray) -> list[int]:
-    """Indices of boxes sorted top to bottom, then left to right within a line."""
+    """Indices of boxes sorted top to bottom, then left to right within a line.
+
+    Two boxes are on one line when their top-left corners are within half the lower box's
+    height: a fixed 10 pixels, as PaddleOCR has it, put a small tilted word ("a" between
+    two words of 48-pixel text) after the rest of its line.
+    """
+    heights = boxes[:, :, 1].max(axis=1) - boxes[:, :, 1].min(axis=1)
     order = sorted(range(len(boxes)), key=lambda i: (boxes[i][0][1], boxes[i][0][0]))
-    # One insertion pass: a box on the same line (tops within a few pixels) but further left
-    # moves ahead of its neighbour.
+    # One insertion pass: a box on the same line but further left moves ahead of its
+    # neighbour.
     for i in range(len(order) - 1):
         for j in range(i, -1, -1):
             upper, lower = boxes[order[j]][0], boxes[order[j + 1]][0]
-            if abs(lower[1] - upper[1]) < _SAME_LINE_PX and lower[0] < upper[0]:
+            near = _SAME_LINE * min(heights[order[j]], heights[order[j + 1]])
+            if abs(lower[1] - upper[1]) < near and lower[0] < upper[0]:
                 order[j], order[j + 1] = order[j + 1], order[j]
             else:
                 break
     return order
 
 
-def crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Perspective-crop one box out of the image; tall crops are turned to read left to right."""
+def box_size(box: np.ndarray) -> tuple[int, int]:
+    """(width, height) of a box in pixels: its longer top/bottom and left/right edges."""
     width = int(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3])))
     height = int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
-    width, height = max(width, 1), max(height, 1)
+    return max(width, 1), max(height, 1)
+
+
+def is_vertical(box: np.ndarray) -> bool:
+    """A box much taller than wide holds a line running down or up the image."""
+    width, height = box_size(box)
+    return height >= _VERTICAL_RATIO * width
+
+
+def crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Perspective-crop one box out of the image; vertical crops are turned a quarter
+    counter-clockwise, so a line running down the image reads left to right."""
+    width, height = box_size(box)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(box.astype(np.float32), target)
     patch = cv2.warpPerspective(
         image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
     )
-    if patch.shape[0] >= 1.5 * patch.shape[1]:
+    if is_vertical(box):
         patch = np.rot90(patch)
     return np.ascontiguousarray(patch)
+
+
+def line_turns(vertical: np.ndarray, turned: np.ndarray) -> np.ndarray:
+    """Quarter turns (counter-clockwise) that would set each line upright in the image: 0 for
+    an upright line, 2 for one upside down, 1 for one running down the image (a vertical crop
+    that read as cut), 3 for one running up (a vertical crop read turned over)."""
+    return np.where(vertical, np.where(turned, 3, 1), np.where(turned, 2, 0))
+
+
+def page_turns(turns: np.ndarray, lengths: np.ndarray) -> int:
+    """The quarter turns that set the page upright: those of nearly all its text (by length).
+
+    An image with some lines upside down where they stand and others upright (a sign, a
+    collage) still reads top to bottom: only a page turned whole is read in its own order.
+    """
+    if len(turns) == 0:
+        return 0
+    share = np.bincount(turns, weights=lengths, minlength=4) / lengths.sum()
+    best = int(np.argmax(share))
+    return best if share[best] >= _WHOLE_PAGE else 0
+
+
+def turn_points(points: np.ndarray, turns: int, image_shape: tuple[int, ...]) -> np.ndarray:
+    """``points`` (``... x 2``) as they lie once the image is turned ``turns`` quarters
+    counter-clockwise, as ``np.rot90`` turns it."""
+    height, width = image_shape[:2]
+    x, y = points[..., 0], points[..., 1]
+    for _ in range(turns % 4):
+        x, y, width, height = y, width - 1 - x, height, width
+    return np.stack([x, y], axis=-1)
+
+
+def page_reading_order(boxes: np.ndarray, turns: int, image_shape: tuple[int, ...]) -> list[int]:
+    """Reading order of the lines of a page that lies ``turns`` quarters from upright: the
+    order of their boxes on the page set upright."""
+    if turns % 4 == 0:
+        return list(range(len(boxes)))
+    upright = np.stack([order_clockwise(b) for b in turn_points(boxes, turns, image_shape)])
+    return reading_order(upright)

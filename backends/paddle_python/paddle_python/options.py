@@ -100,7 +100,8 @@ class RequestOption:
 # What a request may override, and the allowed range. The ``ocr`` ensemble hands a request's
 # parameters to every step, so each model accepts all of these and uses those it has.
 REQUEST_OPTIONS: dict[str, RequestOption] = {
-    "det_limit_side_len": RequestOption(int, 32, 960),  # within the warmed detection buckets
+    # At most the largest detection bucket: ocr_preprocess refuses more (detection.check_resize).
+    "det_limit_side_len": RequestOption(int, 32, 4096),
     "det_thresh": RequestOption(float, 0.0, 1.0),
     "det_box_thresh": RequestOption(float, 0.0, 1.0),
     "det_unclip_ratio": RequestOption(float, 0.5, 4.0),

@@ -86,10 +86,15 @@ async def read_text(
         if i not in best or scores[k] > scores[best[i]]:
             best[i] = k
     chosen = [best[i] for i in range(len(crops))]
-    keep = [i for i, k in enumerate(chosen) if scores[k] >= rec.min_score and texts[k]]
+    read_turned = np.array([bool(turned[i]) and chosen[i] == i for i in range(len(crops))])
+    # A page lying on its side or upside down reads in the order of its lines set upright.
+    vertical = np.array([detection.is_vertical(b) for b in boxes])
+    lengths = np.array([max(detection.box_size(b)) for b in boxes], dtype=np.float64)
+    turns = detection.page_turns(detection.line_turns(vertical, read_turned), lengths)
+    order = detection.page_reading_order(boxes, turns, image.shape)
+    keep = [i for i in order if scores[chosen[i]] >= rec.min_score and texts[chosen[i]]]
     return OcrResult([texts[chosen[i]] for i in keep], scores[[chosen[i] for i in keep]],
-                     boxes[keep].astype(np.float32),
-                     turned=sum(1 for i in keep if turned[i] and chosen[i] == i))
+                     boxes[keep].astype(np.float32), turned=int(read_turned.sum()))
 
 
 async def recognize_all(crops: list[np.ndarray], rec: RecOptions, recognize: Recognize

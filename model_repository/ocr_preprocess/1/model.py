@@ -15,6 +15,7 @@ class TritonPythonModel:
         metrics.setup(self.name)
         _, self.limits, self.resize = read_described(
             triton.model_config(args), triton.repository_root(args), ImageLimits, DetResize)
+        detection.check_resize(self.resize)
 
     def execute(self, requests):
         return [triton.respond(self.name, request, self._preprocess) for request in requests]
@@ -25,6 +26,7 @@ class TritonPythonModel:
             raise InputError(f"'image' holds {data.shape[0]} images; send one image per request",
                              "batch")
         (resize,) = with_request(triton.request_parameters(request), self.resize)
+        detection.check_resize(resize)
         with metrics.stage("decode"):
             image = decode_image(data[0], self.limits)
         with metrics.stage("resize"):
