@@ -1,6 +1,7 @@
 """The accuracy benchmark: what each system reads, against ground truth (``make accuracy``).
 
     .venv/bin/python -m perf.accuracy [--name NAME] [--systems served-v5 ...]
+        [--in-process NAME:PARAM=VALUE,...]    # a variant of the pipeline, in this process
 
 The images (``tests.support.pages`` and ``tests.support.labelled``): rendered A4 pages of
 English and Chinese prose at 150, 200 and 300 dpi in several fonts and sizes, lines rendered
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
+
 from paddle_python.pipeline import OcrPipeline, PipelineConfig
 from paddle_python.weights import DEFAULT_PACK
 from perf.harness import REPOSITORY, RESULTS, WORK, serve, server_rss_mb
@@ -45,6 +48,7 @@ UPRIGHT_PREFIXES = ("pages-en-", "pages-zh-", "words", "receipts")
 @dataclass
 class Reading:
     texts: list[str]
+    boxes: np.ndarray  # n x 4 x 2
     seconds: float
     turned: int | None = None  # lines read turned 180 degrees, where the system tells
 
@@ -56,7 +60,7 @@ class SystemRun:
     facts: dict[str, str] = field(default_factory=dict)  # e.g. a server's start-up time
 
 
-Reader = Callable[[bytes], tuple[list[str], int | None]]
+Reader = Callable[[bytes], tuple[list[str], np.ndarray, int | None]]
 
 
 def cases() -> list[Case]:
@@ -75,10 +79,11 @@ def served(repository: Path, log: Path, extra: tuple[str, ...] = (),
     facts.update({"ready s": f"{ready_s:.1f}", "RSS MB at ready": f"{server_rss_mb(server):.0f}"})
     client = grpcclient.InferenceServerClient(server.grpc_url)
     try:
-        def read(data: bytes) -> tuple[list[str], int]:
+        def read(data: bytes) -> tuple[list[str], np.ndarray, int]:
             before = value(scrape(server), TURNED, model="ocr_postprocess")
-            texts = ocr(client, "grpc", data).texts
-            return texts, int(value(scrape(server), TURNED, model="ocr_postprocess") - before)
+            result = ocr(client, "grpc", data)
+            turned = value(scrape(server), TURNED, model="ocr_postprocess") - before
+            return result.texts, result.boxes, int(turned)
 
         yield read
         facts["RSS MB at the end"] = f"{server_rss_mb(server):.0f}"
@@ -103,12 +108,14 @@ def pack_repository(pack: str, target: Path) -> Path:
 
 
 @contextlib.contextmanager
-def in_process() -> Iterator[Reader]:
-    pipeline = OcrPipeline(REPOSITORY)
+def in_process(parameters: dict[str, str] | None = None) -> Iterator[Reader]:
+    """The package's pipeline in this process, as configured or with ``parameters`` changed."""
+    config = PipelineConfig.from_repository(REPOSITORY).with_parameters(parameters or {})
+    pipeline = OcrPipeline(REPOSITORY, config=config)
 
-    def read(data: bytes) -> tuple[list[str], int]:
+    def read(data: bytes) -> tuple[list[str], np.ndarray, int]:
         result = pipeline(data)
-        return result.texts, result.turned
+        return result.texts, result.boxes, result.turned
 
     yield read
 
@@ -126,8 +133,10 @@ def rapidocr(served_sizing: bool) -> Iterator[Reader]:
                        "Det.limit_type": resize.det_limit_type})
     engine = RapidOCR(params=params)
 
-    def read(data: bytes) -> tuple[list[str], None]:
-        return list(engine(data).txts or ()), None
+    def read(data: bytes) -> tuple[list[str], np.ndarray, None]:
+        result = engine(data)
+        boxes = np.zeros((0, 4, 2)) if result.boxes is None else np.asarray(result.boxes)
+        return list(result.txts or ()), boxes, None
 
     yield read
 
@@ -145,18 +154,45 @@ SYSTEMS: dict[str, Callable[[Facts], contextlib.AbstractContextManager[Reader]]]
 }
 
 
-def run(system: str, all_cases: list[Case]) -> SystemRun:
+DESCRIPTIONS = {
+    "served-v5": f"`ocr-server` with the ppocrv5-mobile pack (the default, {DEFAULT_PACK}), read "
+                 "over gRPC with the configured defaults",
+    "served-v5-pages": "the same with `--model-config-name=pages` (detection up to 1920 a side)",
+    "served-v4": "`ocr-server` with the ppocrv4-mobile pack",
+    "in-process-v5": "the same package's `OcrPipeline` in this process",
+    "rapidocr-default": "rapidocr 3.10 (PP-OCRv6 small on onnxruntime) as installed",
+    "rapidocr-served-sizing": "rapidocr 3.10 with the served detection limit",
+}
+
+
+def describe(system: str, variants: dict[str, dict[str, str]]) -> str:
+    if system in variants:
+        return "the in-process pipeline with " + ", ".join(
+            f"`{k}: {v}`" for k, v in variants[system].items())
+    return DESCRIPTIONS[system]
+
+
+def variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:key=value,key=value`` -> the in-process system NAME with those parameters."""
+    name, _, changes = text.partition(":")
+    return name, dict(change.split("=", 1) for change in changes.split(",") if change)
+
+
+def run(system: str, all_cases: list[Case], variants: dict[str, dict[str, str]]) -> SystemRun:
     result = SystemRun(system)
-    with SYSTEMS[system](result.facts) as read:
+    start = (lambda facts: in_process(variants[system])) if system in variants else SYSTEMS[system]
+    with start(result.facts) as read:
         for case in all_cases:
             start = time.perf_counter()
-            texts, turned = read(case.image)
-            result.readings[case.name] = Reading(texts, time.perf_counter() - start, turned)
+            texts, boxes, turned = read(case.image)
+            result.readings[case.name] = Reading(texts, boxes, time.perf_counter() - start,
+                                                 turned)
     return result
 
 
 def case_scores(run_: SystemRun, all_cases: list[Case]) -> dict[str, Score]:
-    return {c.name: score(run_.readings[c.name].texts, c.truth, c.compare) for c in all_cases}
+    return {c.name: score(run_.readings[c.name].texts, c.truth, c.compare,
+                          run_.readings[c.name].boxes, c.regions) for c in all_cases}
 
 
 def cell(s: Score) -> str:
@@ -164,7 +200,8 @@ def cell(s: Score) -> str:
     return f"{s.char_accuracy:.3f} / {words}"
 
 
-def report(runs: list[SystemRun], all_cases: list[Case], command: str, seconds: float) -> str:
+def report(runs: list[SystemRun], all_cases: list[Case], command: str, seconds: float,
+           variants: dict[str, dict[str, str]]) -> str:
     sets = list(dict.fromkeys(c.set for c in all_cases))
     scores = {r.name: case_scores(r, all_cases) for r in runs}
     header = "| set | images | " + " | ".join(r.name for r in runs) + " |"
@@ -175,14 +212,11 @@ def report(runs: list[SystemRun], all_cases: list[Case], command: str, seconds: 
         "(1 - edit distance / length, lines in reading order) / whole-word recall (words "
         "found whole and in order; — where the script has no spaces). Pooled over the set's "
         "images, each weighing its length.", "",
-        "Systems: `served-v5` and `served-v4` are `ocr-server` with the ppocrv5-mobile "
-        f"(default: {DEFAULT_PACK}) and ppocrv4-mobile packs, read over gRPC with the "
-        "configured defaults; `served-v5-pages` the same as `served-v5` with "
-        "`--model-config-name=pages` (detection up to 1920 a side); `in-process-v5` is the "
-        "same package's `OcrPipeline`; "
-        "`rapidocr-default` is rapidocr 3.10 (PP-OCRv6 small, onnxruntime) as installed, "
-        "`rapidocr-served-sizing` the same with the served detection limit.", "",
-        header, rule,
+        "Receipts are scored box by box: each line read counts for the annotated box it "
+        "overlaps most, upper-cased without spaces as the annotation is written, and the words "
+        "are the boxes read exactly (the annotation gives no reading order).", "",
+        "Systems: " + "; ".join(f"`{r.name}`: {describe(r.name, variants)}" for r in runs) + ".",
+        "", header, rule,
     ]
     for name in sets:
         members = [c.name for c in all_cases if c.set == name]
@@ -197,10 +231,11 @@ def report(runs: list[SystemRun], all_cases: list[Case], command: str, seconds: 
         counts = [r.readings[c.name].turned for c in upright]
         if all(n is not None for n in counts):
             lines.append(f"| {r.name} | {sum(counts)} | {len(upright)} |")
-    lines += ["", "## Served systems", "", "| system | " + " | ".join(FACTS) + " |",
-              "|---|" + "---|" * len(FACTS)]
-    for r in runs:
-        if r.facts:
+    served_runs = [r for r in runs if r.facts]
+    if served_runs:
+        lines += ["", "## Served systems", "", "| system | " + " | ".join(FACTS) + " |",
+                  "|---|" + "---|" * len(FACTS)]
+        for r in served_runs:
             lines.append(f"| {r.name} | " + " | ".join(r.facts.get(f, "") for f in FACTS) + " |")
     lines += ["", "## Seconds per image (informational: one pass, no warm-up, shared machine)",
               "", header, rule]
@@ -221,16 +256,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=datetime.date.today().isoformat(),
                         help="the report is perf/results/accuracy-NAME.md")
     parser.add_argument("--sets", nargs="+", help="only cases of these sets")
+    parser.add_argument("--in-process", action="append", default=[], type=variant,
+                        metavar="NAME:PARAM=VALUE,...",
+                        help="also the in-process pipeline with these parameters changed "
+                             "(e.g. squeeze:cls_max_windows=1,cls_verify=false)")
     args = parser.parse_args(argv)
+    variants = dict(args.in_process)
     WORK.mkdir(parents=True, exist_ok=True)
     all_cases = [c for c in cases() if not args.sets or c.set in args.sets]
     start = time.perf_counter()
     runs = []
-    for system in args.systems:
+    for system in [*args.systems, *variants]:
         print(f"accuracy: {system} on {len(all_cases)} images", file=sys.stderr, flush=True)
-        runs.append(run(system, all_cases))
+        runs.append(run(system, all_cases, variants))
     command = "python -m perf.accuracy " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = report(runs, all_cases, command.strip(), time.perf_counter() - start)
+    text = report(runs, all_cases, command.strip(), time.perf_counter() - start, variants)
     out = RESULTS / f"accuracy-{args.name}.md"
     out.write_text(text)
     print(text)

@@ -1,6 +1,6 @@
 """Where the memory goes: per process of a running server, and per Paddle predictor setting.
 
-    python -m perf.memory server [--seconds 60]     # breakdown after warm-up and after load
+    python -m perf.memory server [--seconds 60] [--model-config-name pages]   # after warm-up and load
     python -m perf.memory predictor rec [--engine onednn --cache 1] [--repository DIR]
 
 ``server`` starts ``ocr-server`` (the launcher's defaults, plus anything in the environment,
@@ -76,10 +76,11 @@ def table(rows: list[tuple[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def server_main(seconds: int) -> None:
+def server_main(seconds: int, config_name: str | None) -> None:
     images = mixed_sizes(photos(), WORK / "mixed")
     data = write_input_data(images, WORK / "mixed.json")
-    server, ready_s = serve(REPOSITORY, WORK / "memory-server.log")
+    extra = ["--", f"--model-config-name={config_name}"] if config_name else []
+    server, ready_s = serve(REPOSITORY, WORK / "memory-server.log", extra)
     try:
         print(f"ready after {ready_s:.1f} s\n\n{table(breakdown(server))}\n", flush=True)
         done = run_perf_analyzer(server.grpc_url, "grpc", data, 8,
@@ -156,6 +157,7 @@ def main() -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     on_server = sub.add_parser("server")
     on_server.add_argument("--seconds", type=int, default=60)
+    on_server.add_argument("--model-config-name", help="serve a config variant, e.g. pages")
     alone = sub.add_parser("predictor")
     alone.add_argument("model", choices=("det", "rec"))
     alone.add_argument("--cache", type=int, default=1, help="onednn_cache_capacity (0: no limit)")
@@ -166,7 +168,7 @@ def main() -> int:
                        help="a model repository (e.g. one serving another pack)")
     args = parser.parse_args()
     if args.what == "server":
-        server_main(args.seconds)
+        server_main(args.seconds, args.model_config_name)
     else:
         with_server_environment()
         from paddle_python.predictor import paddle_inference

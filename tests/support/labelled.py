@@ -22,9 +22,8 @@ Oddities in the truth, kept as the data sets give it:
   "MuitipliedCpn", "MuitieliedCpn", "1OIY" for 1 QTY), mixed case in spite of the convention
   ("Regprice", "CardSavings"; compared upper-cased anyway), "￥17.99" where the receipt prints
   $17.99, and four boxes with empty text (lines cut off at the bottom edge) that add nothing.
-  wildreceipt_1 is photographed at a slant, so its axis-aligned boxes do not line up with the
-  printed rows and the truth's line order is only roughly the printed one; its character accuracy
-  therefore also measures line order, while its box recall does not.
+  The truth has no reading order (wildreceipt_1 is photographed at a slant, so its axis-aligned
+  boxes do not even line up with the printed rows): receipts are scored box by box.
 """
 
 from __future__ import annotations
@@ -34,16 +33,13 @@ from pathlib import Path
 
 from tests.support.pages import Case
 from tests.support.render import ROOT
-from tests.support.scoring import PLAIN, UPPER_NOSPACE
+from tests.support.scoring import PLAIN, REGIONS
 
 LABELLED = ROOT.parent / "shared" / "images" / "labelled"
 
 SET_WORDS = "words"
 SET_RECEIPTS = "receipts"
 SET_SCAN = "pages-scan"
-
-# Boxes whose vertical centres are closer than this share of a box's height are on one line.
-SAME_LINE = 0.5
 
 SCANS = ("phototest.png", "phototest-rotated-180.png", "phototest-rotated-L.png")
 # The upright phototest.png, read by eye, one line per printed line (its double space after
@@ -79,40 +75,9 @@ def word_cases() -> list[Case]:
     return sorted(cases, key=lambda case: case.name)
 
 
-def _bounds(box: list[float]) -> tuple[float, float, float, float]:
-    """(left, top, right, bottom) of a box given as four corners x1, y1, ... x4, y4."""
-    xs, ys = box[0::2], box[1::2]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def receipt_lines(annotations: list[dict]) -> list[str]:
-    """The boxes' texts in reading order: rows top to bottom, boxes left to right within a row,
-    separated by a space (the boxes themselves have none), empty boxes left out.
-
-    A box joins the row being built when its vertical centre is within half its own height of
-    the row's centre (the mean of its boxes' centres).
-    """
-    boxes = []
-    for annotation in annotations:
-        if annotation["text"].strip():
-            left, top, right, bottom = _bounds(annotation["box"])
-            boxes.append(((top + bottom) / 2, bottom - top, left, annotation["text"].strip()))
-    rows: list[list[tuple[float, float, float, str]]] = []
-    for box in sorted(boxes):
-        centre, height = box[0], box[1]
-        if rows:
-            row = rows[-1]
-            row_centre = sum(member[0] for member in row) / len(row)
-            if abs(centre - row_centre) <= SAME_LINE * height:
-                row.append(box)
-                continue
-        rows.append([box])
-    return [" ".join(member[3] for member in sorted(row, key=lambda member: member[2]))
-            for row in rows]
-
-
 def receipt_cases() -> list[Case]:
-    """Photographed receipts; compared upper-case without spaces, words are the truth's boxes."""
+    """Photographed receipts: the truth is each box's text and corners (empty boxes left out),
+    scored region by region (`scoring.REGIONS`): the set has no reading order to score."""
     receipts = folder() / "receipts"
     cases = []
     for row in (receipts / "annotations.jsonl").read_text(encoding="utf-8").splitlines():
@@ -120,8 +85,10 @@ def receipt_cases() -> list[Case]:
             continue
         entry = json.loads(row)
         image = folder() / entry["file_name"]
-        cases.append(Case(SET_RECEIPTS, image.stem, image.read_bytes(),
-                          receipt_lines(entry["annotations"]), UPPER_NOSPACE))
+        boxes = [(a["text"].strip(), tuple(zip(a["box"][0::2], a["box"][1::2])))
+                 for a in entry["annotations"] if a["text"].strip()]
+        cases.append(Case(SET_RECEIPTS, image.stem, image.read_bytes(), [t for t, _ in boxes],
+                          REGIONS, tuple(corners for _, corners in boxes)))
     return cases
 
 

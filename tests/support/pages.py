@@ -59,13 +59,16 @@ TURNED = 180
 
 @dataclass(frozen=True)
 class Case:
-    """One image with its truth; `compare` says how a reading is matched (scoring.COMPARES)."""
+    """One image with its truth; `compare` says how a reading is matched (scoring.COMPARES).
+
+    `regions`, where given, are the truth's boxes (four corners each), one per truth line."""
 
     set: str
     name: str
     image: bytes
     truth: list[str]
     compare: str = "plain"
+    regions: tuple[tuple[tuple[float, float], ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,22 +13,26 @@ whole words.
 Both sides are normalised first (`normalise`): NFKC, so full-width and half-width forms of
 punctuation and digits compare equal; whitespace collapsed; empty lines dropped.
 
-A case may ask for another comparison (`COMPARES`): "upper-nospace" for truth written upper-case
-without spaces (WildReceipt), where both sides are upper-cased and stripped of spaces, and the
-words are the truth's boxes (see `box_recall`).
+A case may ask for another comparison (`COMPARES`): "regions" for a truth of boxes with no
+reading order, written upper-case without spaces (WildReceipt's receipts). Each line read is
+given to the truth box it overlaps most; a box's reading is its lines left to right, upper-cased
+without spaces, scored against its text; the words are the boxes read exactly (`region_edits`).
+How a reader orders a receipt's columns is not in that truth, so it is not scored.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from rapidfuzz.distance import LCSseq, Levenshtein
+from shapely.geometry import Polygon
 
 PLAIN = "plain"
-UPPER_NOSPACE = "upper-nospace"
-COMPARES = (PLAIN, UPPER_NOSPACE)
+MOSTLY = 0.5  # share of a read line's box a truth region must cover for the line to count there
+REGIONS = "regions"
+COMPARES = (PLAIN, REGIONS)
 
 LINE_BREAK = "\n"
 # Scripts written without spaces between words (the first word of a character's Unicode name).
@@ -106,25 +110,31 @@ def is_spaced(truth: list[str]) -> bool:
     return 2 * unspaced < len(letters) or not letters
 
 
-def box_recall(read: list[str], truth: list[str]) -> tuple[int, int]:
-    """(boxes found, boxes) for a truth of boxes written upper-case without spaces.
+def region_edits(read: list[str], boxes: Sequence, truth: list[str], regions: Sequence
+                 ) -> tuple[int, int, int, int]:
+    """(errors, truth characters, boxes read exactly, boxes) of a reading of ``regions``.
 
-    Each truth line holds its boxes separated by spaces. A box counts as found if its text occurs
-    verbatim in the reading (upper-cased, spaces removed) within one line; each stretch of the
-    reading is used for one box only, the longest boxes taking theirs first so that a short box
-    ("B") cannot use up the letters of a long one. Order is not checked: how a receipt's columns
-    are interleaved is not something a reader gets wrong. Very short boxes are easy to find.
+    ``boxes`` are the read lines' boxes and ``regions`` the truth's (four corners each). A
+    line goes to the region it overlaps most, if that covers at least half of it; else it is
+    not scored (a line cut off at the photo's edge, which the annotation leaves empty, is not
+    an error of the region it grazes). A region's reading is its lines left to right. Both
+    sides upper-cased without spaces (`squash_upper`).
     """
-    boxes = sorted((box.upper() for line in normalise(truth) for box in line.split()),
-                   key=len, reverse=True)
-    text = LINE_BREAK.join(squash_upper(read))
-    found = 0
-    for box in boxes:
-        at = text.find(box)
-        if at >= 0:
-            found += 1
-            text = text[:at] + LINE_BREAK + text[at + len(box):]
-    return found, len(boxes)
+    areas = [Polygon(region).buffer(0) for region in regions]
+    given: list[list[tuple[float, str]]] = [[] for _ in regions]
+    for text, box in zip(read, boxes):
+        shape = Polygon(box).buffer(0)
+        overlaps = [shape.intersection(area).area for area in areas]
+        if overlaps and max(overlaps) >= MOSTLY * shape.area > 0:
+            given[overlaps.index(max(overlaps))].append((shape.bounds[0], text))
+    errors = chars = exact = 0
+    for texts, expected in zip(given, truth):
+        want = "".join(squash_upper([expected]))
+        got = "".join(squash_upper([text for _, text in sorted(texts)]))
+        errors += min(Levenshtein.distance(got, want), len(want))
+        chars += len(want)
+        exact += got == want
+    return errors, chars, exact, len(truth)
 
 
 @dataclass
@@ -139,14 +149,15 @@ class Score:
     words_found: int  # what pools into a set's word recall
 
 
-def score(read: list[str], truth: list[str], compare: str = PLAIN) -> Score:
-    """Score one reading; words are counted where the truth is spaced, or boxes for receipts."""
+def score(read: list[str], truth: list[str], compare: str = PLAIN, boxes: Sequence = (),
+          regions: Sequence = ()) -> Score:
+    """Score one reading; words are counted where the truth is spaced, or boxes for a truth of
+    regions (``boxes``: the read lines' boxes; ``regions``: the truth's)."""
     if compare not in COMPARES:
         raise ValueError(f"unknown comparison {compare!r}; expected one of {COMPARES}")
-    if compare == UPPER_NOSPACE:
-        errors, chars = _edits(squash_upper(read), squash_upper(truth))
-        accuracy = char_accuracy(squash_upper(read), squash_upper(truth))
-        found, words = box_recall(read, truth)
+    if compare == REGIONS:
+        errors, chars, found, words = region_edits(read, boxes, truth, regions)
+        accuracy = 1 - errors / chars if chars else 1.0
     else:
         errors, chars = _edits(read, truth)
         accuracy = char_accuracy(read, truth)

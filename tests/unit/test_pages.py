@@ -210,23 +210,12 @@ def test_turned_pages_are_the_pages_turned_whole(cases: list[Case], turned_cases
 # The labelled real images (tests/support/labelled.py), read from the team's shared folder.
 
 
-def test_receipt_boxes_are_read_in_rows_then_left_to_right() -> None:
-    def box(left: float, top: float, right: float, bottom: float, text: str) -> dict:
-        return {"box": [left, bottom, right, bottom, right, top, left, top], "text": text}
-
-    annotations = [
-        box(300, 12, 360, 30, "$4.48"),  # centre 21: within half its height of the row at 20
-        box(10, 10, 80, 30, "TAX1"),
-        box(10, 40, 80, 60, "TOTAL"),
-        box(300, 80, 360, 90, ""),  # cut off, no text
-    ]
-    assert labelled.receipt_lines(annotations) == ["TAX1 $4.48", "TOTAL"]
-
-
 def test_labelled_sets(photos) -> None:
     cases = labelled.labelled_cases()
     assert Counter(case.set for case in cases) == {"words": 10, "receipts": 2, "pages-scan": 3}
-    assert {case.compare for case in cases if case.set == "receipts"} == {"upper-nospace"}
+    assert {case.compare for case in cases if case.set == "receipts"} == {"regions"}
+    receipt = next(case for case in cases if case.set == "receipts")
+    assert len(receipt.regions) == len(receipt.truth) > 10 and receipt.truth[0] == "SAFEWAY"
     assert {case.compare for case in cases if case.set != "receipts"} == {"plain"}
     assert [case.truth for case in cases if case.name == "word-1036169"] == [["03/09/2009"]]
     scans = [case.truth for case in cases if case.set == "pages-scan"]

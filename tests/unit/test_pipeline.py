@@ -64,3 +64,12 @@ def test_a_lent_recorder_sees_every_stage_by_the_served_names(pipeline):
     assert metrics.current() is None  # given back
     pipeline(render(LATIN))  # and nothing recorded without one
     assert len(recorder.stages) == 6
+
+
+def test_parameters_apply_to_every_stage_that_has_them(repository):
+    served = PipelineConfig.from_repository(repository)
+    changed = served.with_parameters({"cls_max_windows": "1", "cpu_threads": "3"})
+    assert changed.cls.cls_max_windows == 1 and changed.cls.cls_verify == served.cls.cls_verify
+    assert {changed.det_predictor.cpu_threads, changed.rec_predictor.cpu_threads} == {3}
+    with pytest.raises(ValueError, match="no stage has parameters"):
+        served.with_parameters({"colour": "red"})

@@ -6,9 +6,8 @@ import pytest
 
 from tests.support.scoring import (
     PLAIN,
-    UPPER_NOSPACE,
+    REGIONS,
     Score,
-    box_recall,
     char_accuracy,
     combine,
     is_spaced,
@@ -104,24 +103,32 @@ def test_score_rejects_an_unknown_comparison() -> None:
         score([], ["a"], "fuzzy")
 
 
-def test_upper_nospace_compares_without_case_or_spaces() -> None:
-    # The truth's boxes are separated by spaces; "STOREMGR\n3.99B" against "STOREMGR3.99\nB" is
-    # one line break deleted and one inserted over 14 characters.
-    result = score(["Store Mgr", "3.99 b"], ["STOREMGR 3.99", "B"], UPPER_NOSPACE)
-    assert result.chars == 14
-    assert result.char_accuracy == pytest.approx(1 - 2 / 14)
-    assert (result.words, result.words_found, result.word_recall) == (3, 3, 1.0)
+def square(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]]:
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
 
-def test_box_recall_uses_each_stretch_of_the_reading_once() -> None:
-    assert box_recall(["B"], ["B B"]) == (1, 2)
-    # The long box takes "BC" before the short one can, and the short one still finds its own.
-    assert box_recall(["BC CHOC", "b"], ["B BCCHOC"]) == (2, 2)
-    assert box_recall(["BCCHOC"], ["B BCCHOC"]) == (1, 2)
+def test_regions_score_each_truth_box_by_what_was_read_over_it() -> None:
+    regions = [square(10, 10, 100, 30), square(300, 10, 360, 30), square(10, 40, 100, 60)]
+    truth = ["STOREMGR", "3.99B", "TOTAL"]
+    # "Store" and "Mgr" read apart but over the first box, left to right whatever their order;
+    # the price read "3.99 8"; nothing over the third; a line over no box is not scored.
+    read = ["Mgr", "Store", "3.99 8", "stray"]
+    boxes = [square(60, 12, 98, 28), square(12, 12, 55, 28), square(302, 12, 358, 28),
+             square(500, 500, 520, 520)]
+    result = score(read, truth, REGIONS, boxes, regions)
+    assert (result.chars, result.errors) == (18, 1 + 5)
+    assert (result.words, result.words_found) == (3, 1)
+    assert result.char_accuracy == pytest.approx(1 - 6 / 18)
 
 
-def test_box_recall_does_not_span_lines() -> None:
-    assert box_recall(["TOTAL", "4.48"], ["TOTAL4.48"]) == (0, 1)
+def test_a_line_over_two_boxes_goes_to_the_one_it_covers_most() -> None:
+    regions = [square(0, 0, 100, 20), square(100, 0, 130, 20)]
+    result = score(["TOTAL 4.48"], ["TOTAL", "4.48"], REGIONS, [square(0, 0, 130, 20)], regions)
+    assert result.words_found == 0 and result.errors == len("4.48") + len("4.48")
+    # A line mostly outside every box (cut off at the edge, left unannotated) is not scored.
+    grazing = score(["TOTAL", "860.44"], ["TOTAL"], REGIONS,
+                    [square(0, 0, 100, 20), square(0, 15, 100, 40)], regions[:1])
+    assert (grazing.errors, grazing.words_found) == (0, 1)
 
 
 def test_combine_pools_errors_not_ratios() -> None:

@@ -50,13 +50,18 @@ def _convert(key: str, text: str, kind: Any) -> Any:
 
 def from_parameters(cls: type[T], params: Mapping[str, str]) -> T:
     """Build ``cls`` from the keys of ``params`` that name its fields; others keep defaults."""
-    hints = typing.get_type_hints(cls)
+    return with_parameters(cls(), params)
+
+
+def with_parameters(options: T, params: Mapping[str, str]) -> T:
+    """``options`` with the fields that ``params`` names read from their text."""
+    hints = typing.get_type_hints(type(options))
     values = {
         field.name: _convert(field.name, params[field.name], hints[field.name])
-        for field in dataclasses.fields(cls)  # type: ignore[arg-type]
+        for field in dataclasses.fields(options)  # type: ignore[arg-type]
         if field.name in params
     }
-    return cls(**values)
+    return dataclasses.replace(options, **values) if values else options  # type: ignore[type-var]
 
 
 def read_options(model_config: Mapping[str, Any], *classes: type,

@@ -9,7 +9,7 @@ passes local predictors; both then produce the same result for the same image.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -21,7 +21,7 @@ from .classification import ClsOptions
 from .detection import DbOptions, DetResize
 from .imaging import ImageLimits, decode_image
 from .model_files import PaddleModels, read_described, served_dir
-from .options import load_model_config, read_options
+from .options import load_model_config, read_options, with_parameters
 from .predictor import Device, Predictor, PredictorOptions
 from .recognition import CtcOptions, RecOptions
 
@@ -144,6 +144,16 @@ class PipelineConfig:
         rec_p, ctc = read_options(load_model_config(repo / models.rec_model), PredictorOptions,
                                   CtcOptions)
         return cls(models, limits, resize, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
+
+    def with_parameters(self, params: dict[str, str]) -> "PipelineConfig":
+        """The same options with ``params`` (parameter name -> text, as ``config.pbtxt``
+        writes them) applied wherever a stage has a field of that name."""
+        unknown = set(params) - {f.name for group in fields(self)
+                                 for f in fields(getattr(self, group.name))}
+        if unknown:
+            raise ValueError(f"no stage has parameters {sorted(unknown)}")
+        return replace(self, **{group.name: with_parameters(getattr(self, group.name), params)
+                                for group in fields(self)})
 
     def with_predictors(self, **changes: object) -> "PipelineConfig":
         """The same options with ``changes`` made to all three predictors' options."""
