@@ -6,11 +6,9 @@ CACHE := .cache/wheels
 PYTRITON := nvidia-pytriton==0.7.0
 # rapidocr 3.10: the tests' independent implementation (on Paddle) and the accuracy peer.
 ORACLE := rapidocr==3.10.0
-PEER := rapidocr_onnxruntime==1.4.4
 KSERVE := kserve==0.21.0
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.test-installed
-PERF_INSTALLED := $(VENV)/.perf-installed
 FONT := .cache/fonts/ipaexg.ttf
 
 .PHONY: install models serve test unit lint perf perf-quick soak accuracy clean
@@ -40,11 +38,6 @@ $(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py
 	$(BIN)/python tests/support/fetch_font.py --cache-dir $(CACHE) --out $(FONT)
 	touch $@
 
-# Benchmark-only: the peer the served pipeline is compared with (perf/run.py).
-$(PERF_INSTALLED): $(TEST_INSTALLED)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(PEER)
-	touch $@
-
 serve: install models
 	$(BIN)/ocr-server --model-repository model_repository $(SERVE_ARGS)
 
@@ -57,10 +50,10 @@ unit: install
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
 
-perf: install models $(PERF_INSTALLED)
+perf: install models $(TEST_INSTALLED)
 	$(BIN)/python -m perf.run $(PERF_ARGS)
 
-perf-quick: install models $(PERF_INSTALLED)
+perf-quick: install models $(TEST_INSTALLED)
 	$(BIN)/python -m perf.run --quick $(PERF_ARGS)
 
 # What each system reads against ground truth, on the same images (perf/accuracy.py):

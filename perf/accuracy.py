@@ -67,6 +67,18 @@ def cases() -> list[Case]:
     return [*page_cases(), *upside_down_cases(), *labelled_cases()]
 
 
+def server_reader(server, client) -> Reader:
+    """Read through a running server's ``ocr`` with a gRPC client; the lines turned from its
+    metrics."""
+    def read(data: bytes) -> tuple[list[str], np.ndarray, int]:
+        before = value(scrape(server), TURNED, model="ocr_postprocess")
+        result = ocr(client, "grpc", data)
+        turned = value(scrape(server), TURNED, model="ocr_postprocess") - before
+        return result.texts, result.boxes, int(turned)
+
+    return read
+
+
 @contextlib.contextmanager
 def served(repository: Path, log: Path, extra: tuple[str, ...] = (),
            facts: dict[str, str] | None = None) -> Iterator[Reader]:
@@ -79,13 +91,7 @@ def served(repository: Path, log: Path, extra: tuple[str, ...] = (),
     facts.update({"ready s": f"{ready_s:.1f}", "RSS MB at ready": f"{server_rss_mb(server):.0f}"})
     client = grpcclient.InferenceServerClient(server.grpc_url)
     try:
-        def read(data: bytes) -> tuple[list[str], np.ndarray, int]:
-            before = value(scrape(server), TURNED, model="ocr_postprocess")
-            result = ocr(client, "grpc", data)
-            turned = value(scrape(server), TURNED, model="ocr_postprocess") - before
-            return result.texts, result.boxes, int(turned)
-
-        yield read
+        yield server_reader(server, client)
         facts["RSS MB at the end"] = f"{server_rss_mb(server):.0f}"
     finally:
         client.close()
@@ -107,21 +113,22 @@ def pack_repository(pack: str, target: Path) -> Path:
     return target
 
 
-@contextlib.contextmanager
-def in_process(parameters: dict[str, str] | None = None) -> Iterator[Reader]:
-    """The package's pipeline in this process, as configured or with ``parameters`` changed."""
-    config = PipelineConfig.from_repository(REPOSITORY).with_parameters(parameters or {})
-    pipeline = OcrPipeline(REPOSITORY, config=config)
-
+def pipeline_reader(pipeline: OcrPipeline) -> Reader:
     def read(data: bytes) -> tuple[list[str], np.ndarray, int]:
         result = pipeline(data)
         return result.texts, result.boxes, result.turned
 
-    yield read
+    return read
 
 
 @contextlib.contextmanager
-def rapidocr(served_sizing: bool) -> Iterator[Reader]:
+def in_process(parameters: dict[str, str] | None = None) -> Iterator[Reader]:
+    """The package's pipeline in this process, as configured or with ``parameters`` changed."""
+    config = PipelineConfig.from_repository(REPOSITORY).with_parameters(parameters or {})
+    yield pipeline_reader(OcrPipeline(REPOSITORY, config=config))
+
+
+def rapidocr_engine(served_sizing: bool):
     """rapidocr 3.10 with its defaults (shortest side raised to 736, longest at most 2000), or
     with the served detection sizing (longest side at most the served limit)."""
     from rapidocr import RapidOCR
@@ -131,14 +138,31 @@ def rapidocr(served_sizing: bool) -> Iterator[Reader]:
         resize = PipelineConfig.from_repository(REPOSITORY).resize
         params.update({"Det.limit_side_len": resize.det_limit_side_len,
                        "Det.limit_type": resize.det_limit_type})
-    engine = RapidOCR(params=params)
+    return RapidOCR(params=params)
 
+
+def rapidocr_reader(engine) -> Reader:
     def read(data: bytes) -> tuple[list[str], np.ndarray, None]:
         result = engine(data)
         boxes = np.zeros((0, 4, 2)) if result.boxes is None else np.asarray(result.boxes)
         return list(result.txts or ()), boxes, None
 
-    yield read
+    return read
+
+
+@contextlib.contextmanager
+def rapidocr(served_sizing: bool) -> Iterator[Reader]:
+    yield rapidocr_reader(rapidocr_engine(served_sizing))
+
+
+def summary(read: Reader, some: list[Case]) -> Score:
+    """One system's score over ``some`` cases pooled: characters over every case, words over
+    those whose script has spaces (what a speed figure is shown next to)."""
+    scores = []
+    for case in some:
+        texts, boxes, _ = read(case.image)
+        scores.append(score(texts, case.truth, case.compare, boxes, case.regions))
+    return combine(scores)
 
 
 Facts = dict[str, str]

@@ -2,12 +2,14 @@
 engine's threads or memory are in the way:
 
     .venv/bin/python -m perf.baselines in-process --passes 3 --out result.json
-    .venv/bin/python -m perf.baselines onnx-960 | onnx-default ...
+    .venv/bin/python -m perf.baselines rapidocr-960 | rapidocr-default ...
 
-``in-process`` is this package's pipeline called sequentially, every predictor on all cores; ``onnx-960`` is
-rapidocr_onnxruntime with the served detection sizing (longest side 960, same DB settings),
-``onnx-default`` the same package with its own defaults (shortest side raised to 736).
-Each reports throughput and latency over the photos, and accuracy on rendered text.
+``in-process`` is this package's pipeline called sequentially, every predictor on all cores;
+``rapidocr-960`` is rapidocr 3.10 (PP-OCRv6 small on onnxruntime, what a user installs
+today) with the served detection sizing (longest side 960), ``rapidocr-default`` the same
+package with its own defaults (shortest side raised to 736). Each reports throughput and
+latency over the photos and, unless told not to, its accuracy on the accuracy benchmark's
+images (``perf.accuracy.summary``: characters in reading order, whole words).
 """
 
 from __future__ import annotations
@@ -20,36 +22,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
+from perf.accuracy import cases, pipeline_reader, rapidocr_engine, rapidocr_reader, summary
 from perf.harness import ROOT, photos
-from tests.support.render import accuracy_set, squash
 
-
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
-    return row[-1]
-
-
-def accuracy(read: Callable[[bytes], list[str]]) -> tuple[float, float]:
-    """(share of lines read exactly, character accuracy) on rendered images of known text.
-
-    Spaces are ignored: the recognizer often drops them, whichever implementation runs it.
-    """
-    exact = total = errors = chars = 0
-    for _, data, truth in accuracy_set():
-        got = [squash(t) for t in read(data)]
-        want = [squash(t) for t in truth]
-        exact += sum(1 for line in want if line in got)
-        total += len(want)
-        errors += edit_distance("".join(got), "".join(want))
-        chars += len("".join(want))
-    return exact / total, 1 - errors / chars
+SYSTEMS = ("in-process", "rapidocr-960", "rapidocr-default")
 
 
 def sequential(call: Callable, images: list, passes: int) -> dict[str, float]:
@@ -71,10 +49,6 @@ def sequential(call: Callable, images: list, passes: int) -> dict[str, float]:
             "p99_ms": 1000 * float(np.percentile(latencies, 99))}
 
 
-def decode(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-
-
 def in_process_pipeline():
     """This package's pipeline as one process would run it: every predictor on all cores."""
     from paddle_python.pipeline import OcrPipeline, PipelineConfig
@@ -84,46 +58,35 @@ def in_process_pipeline():
     return OcrPipeline(repository, config=config)
 
 
-def measure(system: str, passes: int, with_accuracy: bool = True) -> dict[str, object]:
-    files = photos()
+def measure(system: str, passes: int, sets: list[str]) -> dict[str, object]:
+    """Throughput and latency on the photos; accuracy on the cases of ``sets`` (none: not
+    measured)."""
     if system == "in-process":
-        pipeline = in_process_pipeline()
-        result = sequential(pipeline, [p.read_bytes() for p in files], passes)
-        if not with_accuracy:
-            return {"system": system, **result}
-        lines, chars = accuracy(lambda data: pipeline(data).texts)
+        call = in_process_pipeline()
+        read = pipeline_reader(call)
+    elif system in SYSTEMS:
+        call = rapidocr_engine(served_sizing=system == "rapidocr-960")
+        read = rapidocr_reader(call)
     else:
-        from rapidocr_onnxruntime import RapidOCR
-
-        if system == "onnx-960":
-            engine = RapidOCR(det_limit_side_len=960, det_limit_type="max", det_box_thresh=0.6,
-                              det_unclip_ratio=1.5, det_donot_use_dilation=True)
-        elif system == "onnx-default":
-            engine = RapidOCR()
-        else:
-            raise SystemExit(f"unknown system {system!r}")
-        result = sequential(engine, [cv2.imread(str(p)) for p in files], passes)
-        if not with_accuracy:
-            return {"system": system, **result}
-
-        def read(data: bytes) -> list[str]:
-            found, _ = engine(decode(data))
-            return [text for _, text, _ in (found or [])]
-
-        lines, chars = accuracy(read)
-    return {"system": system, **result, "lines_exact": lines, "char_accuracy": chars}
+        raise SystemExit(f"unknown system {system!r}")
+    result = {"system": system,
+              **sequential(call, [p.read_bytes() for p in photos()], passes)}
+    if sets:
+        pooled = summary(read, [c for c in cases() if c.set in sets])
+        result.update(char_accuracy=pooled.char_accuracy, word_recall=pooled.word_recall)
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("system", choices=["in-process", "onnx-960", "onnx-default"])
+    parser.add_argument("system", choices=SYSTEMS)
     parser.add_argument("--passes", type=int, default=3,
                         help="timed passes over the photos")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--no-accuracy", dest="accuracy", action="store_false",
-                        help="time only (a repeated measurement)")
+    parser.add_argument("--accuracy-sets", nargs="*", default=[],
+                        help="score these sets of the accuracy benchmark too")
     args = parser.parse_args()
-    result = measure(args.system, args.passes, args.accuracy)
+    result = measure(args.system, args.passes, args.accuracy_sets)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text)

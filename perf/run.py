@@ -6,11 +6,17 @@
 Writes ``perf/results/<name>.md`` with tables, and PNG plots beside it; prints the ratios.
 Systems, all on the same images and the same cores:
 
-- served: this repository on ``ocr-server``, driven by perf_analyzer over gRPC and HTTP;
+- served: this repository on ``ocr-server`` (the default pack, PP-OCRv5 mobile), driven by
+  perf_analyzer over gRPC and HTTP; and the PP-OCRv4 pack served the same way at c=8, so that
+  a user sees what each pack costs;
 - in-process: the same package's pipeline called sequentially in one Python process;
 - classic: one synchronous HTTP server holding one pipeline (``perf/classic_server.py``),
   driven by the same perf_analyzer;
-- rapidocr_onnxruntime in-process, with the served detection sizing and with its defaults.
+- rapidocr 3.10 in-process (PP-OCRv6 small on onnxruntime, what a user installs today), with
+  the served detection sizing and with its defaults.
+
+Every system's speed stands next to its accuracy on the accuracy benchmark's images
+(``perf.accuracy``; a few sets in ``--quick``, all of them otherwise).
 
 These shared machines drift by a quarter or more within an hour, so every system is measured
 once per round and the order is reversed on alternate rounds: a steady drift then moves every
@@ -32,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf.baselines import accuracy
+from perf.accuracy import cases, pack_repository, server_reader, summary
 from perf.harness import (
     RESULTS,
     ROOT,
@@ -50,7 +56,7 @@ from perf.harness import (
     server_rss_mb,
     write_input_data,
 )
-from tests.support.render import accuracy_set
+from tests.support.scoring import Score
 from tests.support.server import free_ports
 
 
@@ -61,15 +67,20 @@ class Mode:
     passes: int  # timed passes over the photos per in-process measurement
     rounds: int  # every system once per round, the order reversed on alternate rounds
     soak_s: int
+    accuracy_sets: tuple[str, ...]  # the accuracy benchmark's sets each system is scored on
 
 
-QUICK = Mode((("grpc", 1), ("grpc", 8), ("http", 8)), 9, 2, 2, 30)
-FULL = Mode(tuple((p, c) for p in ("grpc", "http") for c in (1, 2, 4, 8, 16)), 27, 3, 2, 300)
+QUICK_SETS = ("pages-en-150", "pages-zh-150", "lines-upside-down", "pages-180", "receipts")
+ALL_SETS = tuple(dict.fromkeys(c.set for c in cases()))
+QUICK = Mode((("grpc", 1), ("grpc", 8), ("http", 8)), 9, 2, 2, 30, QUICK_SETS)
+FULL = Mode(tuple((p, c) for p in ("grpc", "http") for c in (1, 2, 4, 8, 16)), 27, 3, 2, 300,
+            ALL_SETS)
 CLASSIC_POINTS = (1, 8)  # the classic server over HTTP, as the served one
+V4_POINT = ("grpc", 8)  # the PP-OCRv4 pack, served: what the lighter pack costs
 IN_PROCESS = {"in-process": "in-process (same package, sequential)",
-              "onnx-960": "rapidocr_onnxruntime (served sizing: max side 960)",
-              "onnx-default": "rapidocr_onnxruntime (its defaults: min side 736)"}
-TIMED_EVERY_ROUND = ("in-process", "onnx-960")  # onnx-default is timed once, for reference
+              "rapidocr-960": "rapidocr 3.10 (served sizing: max side 960)",
+              "rapidocr-default": "rapidocr 3.10 (its defaults: min side 736)"}
+TIMED_EVERY_ROUND = ("in-process", "rapidocr-960")  # rapidocr-default is timed once
 
 
 def served_reader(url: str):
@@ -79,6 +90,14 @@ def served_reader(url: str):
 
     client = grpcclient.InferenceServerClient(url)
     return lambda data: ocr(client, "grpc", data).texts, client
+
+
+def served_summary(server, some: list) -> Score:
+    """A served system's accuracy on the accuracy benchmark's cases (perf.accuracy)."""
+    import tritonclient.grpc as grpcclient
+
+    with grpcclient.InferenceServerClient(server.grpc_url) as client:
+        return summary(server_reader(server, client), some)
 
 
 @dataclass
@@ -151,11 +170,12 @@ def start_classic() -> tuple[subprocess.Popen, str]:
     return process, f"127.0.0.1:{port}"
 
 
-def in_process(system: str, passes: int, with_accuracy: bool) -> dict:
-    """One in-process baseline, timed in a fresh process (perf/baselines.py)."""
+def in_process(system: str, passes: int, accuracy_sets: tuple[str, ...]) -> dict:
+    """One in-process baseline, timed in a fresh process (perf/baselines.py), scored on
+    ``accuracy_sets`` (none: not scored)."""
     out = WORK / f"baseline-{system}.json"
     command = [sys.executable, "-m", "perf.baselines", system, "--passes", str(passes),
-               "--out", str(out)] + ([] if with_accuracy else ["--no-accuracy"])
+               "--out", str(out), "--accuracy-sets", *accuracy_sets]
     subprocess.run(command, check=True, capture_output=True)
     return json.loads(out.read_text())
 
@@ -172,9 +192,10 @@ class Rounds:
     """Every measurement of every system, keyed by system, then one entry per round."""
 
     served: dict[tuple[str, int], list[LoadResult]]
+    v4: list[LoadResult]
     classic: dict[int, list[LoadResult]]
     baselines: dict[str, list[LoadResult]]
-    accuracy: dict[str, tuple[float, float]]
+    accuracy: dict[str, tuple[float, float | None]]  # chars, words
 
 
 def ratio_of_means(numerator: list[LoadResult], denominator: list[LoadResult],
@@ -185,9 +206,9 @@ def ratio_of_means(numerator: list[LoadResult], denominator: list[LoadResult],
     return sum(top) / sum(bottom), [a / b for a, b in zip(top, bottom)]
 
 
-def measure_rounds(mode: Mode, server, classic_url: str, data: Path) -> Rounds:
+def measure_rounds(mode: Mode, server, v4_server, classic_url: str, data: Path) -> Rounds:
     """All systems, round after round, the order reversed on every other round."""
-    rounds = Rounds({point: [] for point in mode.points}, {c: [] for c in CLASSIC_POINTS},
+    rounds = Rounds({point: [] for point in mode.points}, [], {c: [] for c in CLASSIC_POINTS},
                     {system: [] for system in IN_PROCESS}, {})
 
     def show(label: str, result: LoadResult) -> None:
@@ -201,6 +222,13 @@ def measure_rounds(mode: Mode, server, classic_url: str, data: Path) -> Rounds:
         rounds.served[protocol, concurrency].append(result)
         show(f"served {protocol}", result)
 
+    def v4() -> None:
+        protocol, concurrency = V4_POINT
+        result = perf_analyzer(v4_server.grpc_url, protocol, data, concurrency, mode.window,
+                               system="served-v4", server=v4_server)
+        rounds.v4.append(result)
+        show("served PP-OCRv4 grpc", result)
+
     def classic(concurrency: int) -> None:
         result = perf_analyzer(classic_url, "http", data, concurrency, mode.window,
                                system="classic")
@@ -208,19 +236,19 @@ def measure_rounds(mode: Mode, server, classic_url: str, data: Path) -> Rounds:
         show("classic", result)
 
     def baseline(system: str, first: bool) -> None:
-        result = in_process(system, mode.passes, with_accuracy=first)
+        result = in_process(system, mode.passes, mode.accuracy_sets if first else ())
         if first:
-            rounds.accuracy[system] = (result["lines_exact"], result["char_accuracy"])
+            rounds.accuracy[system] = (result["char_accuracy"], result["word_recall"])
         rounds.baselines[system].append(as_load(result))
         print(f"  {IN_PROCESS[system]}: {result['throughput']:.2f} img/s", flush=True)
 
     for number in range(mode.rounds):
         first = number == 0
-        steps = [lambda p=point: served(*p) for point in mode.points]
+        steps = [lambda p=point: served(*p) for point in mode.points] + [v4]
         steps += [lambda c=c: classic(c) for c in CLASSIC_POINTS]
         steps += [lambda s=system: baseline(s, first) for system in TIMED_EVERY_ROUND]
         if first:
-            steps.append(lambda: baseline("onnx-default", True))
+            steps.append(lambda: baseline("rapidocr-default", True))
         print(f"round {number + 1} of {mode.rounds}", flush=True)
         for step in round_order(steps, number):
             step()
@@ -251,7 +279,8 @@ def plots(served: list[LoadResult], baselines: dict[str, float], out: Path) -> l
         rows = [r for r in served if r.protocol == protocol]
         ax.plot([r.concurrency for r in rows], [r.throughput for r in rows], "o-",
                 label=f"served ({protocol})")
-    for (name, value), color in zip(baselines.items(), ("tab:gray", "tab:red", "tab:green")):
+    for (name, value), color in zip(baselines.items(),
+                                    ("tab:gray", "tab:red", "tab:green", "tab:purple")):
         ax.axhline(value, linestyle="--", linewidth=1.2, label=name, color=color)
     ax.set_xscale("log", base=2)
     throughput = save(fig, ax, "Throughput vs concurrency", "concurrency (requests in flight)",
@@ -287,22 +316,27 @@ def main() -> int:
     mixed = write_input_data(mixed_sizes(images, WORK / "mixed"), WORK / "mixed.json")
     report: list[str] = []
 
+    accuracy_cases = [c for c in cases() if c.set in mode.accuracy_sets]
     server, ready_s = serve(ROOT / "model_repository", WORK / "server.log")
     try:
         ready_rss, ready_pss = server_rss_mb(server), server_pss_mb(server)
         cold = cold_start(server.grpc_url, images)
         print(f"launch to ready {ready_s:.1f} s; first request {cold.first_ms:.0f} ms, steady "
               f"p50 {cold.steady_p50_ms:.0f} ms", flush=True)
-        read, client = served_reader(server.grpc_url)
-        served_accuracy = accuracy(read)
-        client.close()
-        classic_process, classic_url = start_classic()
+        served_accuracy = served_summary(server, accuracy_cases)
+        v4_server, _ = serve(pack_repository("ppocrv4-mobile", WORK / "repository-v4"),
+                             WORK / "server-v4.log")
         try:
-            with MemorySampler(server) as load_memory:
-                rounds = measure_rounds(mode, server, classic_url, data)
+            v4_accuracy = served_summary(v4_server, accuracy_cases)
+            classic_process, classic_url = start_classic()
+            try:
+                with MemorySampler(server) as load_memory:
+                    rounds = measure_rounds(mode, server, v4_server, classic_url, data)
+            finally:
+                classic_process.terminate()
+                classic_process.wait()
         finally:
-            classic_process.terminate()
-            classic_process.wait()
+            v4_exit_code = v4_server.stop()
         memory = soak(server, mixed, mode.soak_s)
         print(f"soak: {memory}", flush=True)
     finally:
@@ -329,12 +363,13 @@ def main() -> int:
         ratio("served / classic server, both HTTP at c=8", http8_rounds, classic8_rounds, ">= 1.2"),
         ratio("served p99 / classic p99, both HTTP at c=8", http8_rounds, classic8_rounds, "< 1",
               "p99_ms"),
-        ratio("served best / rapidocr_onnxruntime (served sizing)", best_rounds,
-              rounds.baselines["onnx-960"], ">= 1.3"),
+        ratio("served best / rapidocr 3.10 (served sizing)", best_rounds,
+              rounds.baselines["rapidocr-960"], ">= 1.3"),
         ratio("served c=1 p50 / in-process p50", c1_rounds, rounds.baselines["in-process"],
               "<= 1.15", "p50_ms"),
-        ["served best / rapidocr_onnxruntime (its defaults; timed once)",
-         f"{best.throughput / baselines['onnx-default'].throughput:.2f}", "-"],
+        ["served best / rapidocr 3.10 (its defaults; timed once)",
+         f"{best.throughput / baselines['rapidocr-default'].throughput:.2f}", "-"],
+        ratio("served PP-OCRv5 best / served PP-OCRv4 (gRPC c=8)", best_rounds, rounds.v4, "-"),
         ["first request after ready / steady-state p50", f"{cold.first_ms / cold.steady_p50_ms:.2f}",
          "<= 1.5"],
         ["first pass / later passes, per photo: median, max",
@@ -350,11 +385,21 @@ def main() -> int:
         ["RSS growth after warm-up during soak", f"{100 * memory['growth_after_warmup']:.1f}%",
          "< 10%"],
     ]
+    def scored(values: tuple[float, float | None]) -> str:
+        chars, words = values
+        return f"{chars:.3f} / {'—' if words is None else f'{words:.3f}'}"
+
+    served_scores = {name: scored((score.char_accuracy, score.word_recall))
+                     for name, score in (("served", served_accuracy), ("served-v4", v4_accuracy))}
+    accuracy_line = "accuracy (chars / words): " + "; ".join(
+        [f"served {served_scores['served']}", f"served PP-OCRv4 {served_scores['served-v4']}",
+         *(f"{system} {scored(values)}" for system, values in rounds.accuracy.items())])
     for row in ratios:
         print(f"{row[0]}: {row[1].replace('**', '')} (target {row[2]})")
-
+    print(accuracy_line)
     throughput_rows = [[r.protocol, r.concurrency, f"{r.throughput:.2f}", f"{r.p50_ms:.0f}",
-                        f"{r.p99_ms:.0f}", f"{100 * r.cpu_busy:.0f}%"] for r in served]
+                        f"{r.p99_ms:.0f}", f"{100 * r.cpu_busy:.0f}%", served_scores["served"]]
+                       for r in served]
     stage_rows = []
     for r in served:
         for stage in ("ocr_preprocess", "text_det", "ocr_postprocess", "text_cls", "text_rec"):
@@ -362,16 +407,18 @@ def main() -> int:
             if s:
                 stage_rows.append([r.protocol, r.concurrency, stage, s.requests, s.executions,
                                    f"{s.batch:.1f}", f"{s.queue_ms:.0f}", f"{s.compute_ms:.0f}"])
+    v4 = mean_result(rounds.v4)
     baseline_rows = [[IN_PROCESS[system], f"{b.throughput:.2f}", f"{b.p50_ms:.0f}",
-                      f"{b.p99_ms:.0f}", len(rounds.baselines[system])]
-                     for system, b in baselines.items()]
+                      f"{b.p99_ms:.0f}", len(rounds.baselines[system]),
+                      scored(rounds.accuracy[system])] for system, b in baselines.items()]
     baseline_rows += [[f"classic server c={r.concurrency} (perf_analyzer, HTTP)",
                        f"{r.throughput:.2f}", f"{r.p50_ms:.0f}", f"{r.p99_ms:.0f}",
-                       len(rounds.classic[r.concurrency])] for r in classic]
-    accuracy_rows = [["served (gRPC)", *map("{:.3f}".format, served_accuracy)]]
-    accuracy_rows += [[IN_PROCESS[system] + (" and classic (same code)"
-                                             if system == "in-process" else ""),
-                       *map("{:.3f}".format, values)] for system, values in rounds.accuracy.items()]
+                       len(rounds.classic[r.concurrency]),
+                       scored(rounds.accuracy["in-process"]) + " (the same pipeline)"]
+                      for r in classic]
+    baseline_rows.append([f"served, PP-OCRv4 pack, gRPC c={V4_POINT[1]}", f"{v4.throughput:.2f}",
+                          f"{v4.p50_ms:.0f}", f"{v4.p99_ms:.0f}", len(rounds.v4),
+                          served_scores["served-v4"]])
 
     processes = ["launcher", "tritonserver", "ocr_preprocess", "text_det", "ocr_postprocess",
                  "text_cls", "text_rec", "perf_analyzer"]
@@ -384,7 +431,8 @@ def main() -> int:
     out = RESULTS / f"{name}.md"
     pictures = plots(served, {"in-process": baselines["in-process"].throughput,
                               "classic c=8": classic[-1].throughput,
-                              "rapidocr_onnxruntime (960)": baselines["onnx-960"].throughput}, out)
+                              "rapidocr 3.10 (960)": baselines["rapidocr-960"].throughput,
+                              "served PP-OCRv4 (c=8)": v4.throughput}, out)
     report += [
         f"# OCR benchmark: {name}",
         "",
@@ -395,11 +443,16 @@ def main() -> int:
         f"perf_analyzer windows of {mode.window} requests, three per point. {mode.rounds} rounds: "
         "every system measured once per round, the order reversed on alternate rounds; tables "
         "give the means, ratios the ratio of the means with each round's in brackets. "
-        f"Server exit code after the run: {exit_code}.",
+        f"Server exit codes after the run: {exit_code} (PP-OCRv4: {v4_exit_code}). Accuracy "
+        "(chars / words) is the accuracy benchmark's (`perf/accuracy.py`) on its sets "
+        f"{', '.join(mode.accuracy_sets)}: characters in reading order and whole words, pooled.",
         "",
         "## Ratios and targets",
         "",
         table(["measure", "value", "target"], ratios),
+        "",
+        f"Next to them, each system's {accuracy_line} (the classic server is the in-process "
+        "pipeline).",
         "",
         f"![throughput]({pictures[0].name})",
         f"![latency]({pictures[1].name})",
@@ -408,19 +461,13 @@ def main() -> int:
         "",
         "CPU is the share of both cores busy during the measurement, perf_analyzer included.",
         "",
-        table(["protocol", "concurrency", "images/s", "p50 ms", "p99 ms", "CPU"], throughput_rows),
+        table(["protocol", "concurrency", "images/s", "p50 ms", "p99 ms", "CPU",
+               "accuracy (chars / words)"], throughput_rows),
         "",
         "## Baselines (same images, same machine, same run)",
         "",
-        table(["system", "images/s", "p50 ms", "p99 ms", "rounds"], baseline_rows),
-        "",
-        "## Accuracy on rendered images of known text",
-        "",
-        "Lines read exactly, and character accuracy (1 - edit distance / characters), spaces "
-        f"ignored, over {len(accuracy_set())} rendered images "
-        f"({sum(len(t) for _, _, t in accuracy_set())} lines).",
-        "",
-        table(["system", "lines exact", "character accuracy"], accuracy_rows),
+        table(["system", "images/s", "p50 ms", "p99 ms", "rounds", "accuracy (chars / words)"],
+              baseline_rows),
         "",
         "## Where the time goes (Triton statistics per composing model)",
         "",

@@ -41,17 +41,3 @@ def blank(size: tuple[int, int] = (640, 480)) -> bytes:
 def squash(text: str) -> str:
     """Compare texts without spaces: the recognizer often drops the gaps between words."""
     return "".join(text.split())
-
-
-def accuracy_set() -> list[tuple[str, bytes, list[str]]]:
-    """Rendered images with their ground-truth lines: sizes, scripts and one turned line."""
-    cases = [
-        ("latin-640", LATIN, (640, 480), 40, ()),
-        ("chinese-640", CHINESE, (640, 480), 40, ()),
-        ("mixed-1280", LATIN + CHINESE, (1280, 960), 56, ()),
-        ("small-400", LATIN[:2], (400, 300), 24, ()),
-        ("upside-down", LATIN, (800, 600), 44, (1,)),
-        ("wide-1600", ["Order 1187 shipped to Berlin", "北京大学 上海市中山路"], (1600, 500), 60, ()),
-    ]
-    return [(name, render(lines, size, size_px, turned), lines)
-            for name, lines, size, size_px, turned in cases]
