@@ -288,6 +288,16 @@ def turn_points(points: np.ndarray, turns: int, image_shape: tuple[int, ...]) ->
     return np.stack([x, y], axis=-1)
 
 
+def page_order(boxes: np.ndarray, read_turned: np.ndarray, image_shape: tuple[int, ...]
+               ) -> list[int]:
+    """Reading order of the lines, on the page set upright: which way it lies follows from
+    its lines' directions (vertical or not, read turned or not), weighted by their length."""
+    vertical = np.array([is_vertical(b) for b in boxes], dtype=bool)
+    lengths = np.array([max(box_size(b)) for b in boxes], dtype=np.float64)
+    turns = page_turns(line_turns(vertical, read_turned), lengths)
+    return page_reading_order(boxes, turns, image_shape)
+
+
 def page_reading_order(boxes: np.ndarray, turns: int, image_shape: tuple[int, ...]) -> list[int]:
     """Reading order of the lines of a page that lies ``turns`` quarters from upright: the
     order of their boxes on the page set upright."""

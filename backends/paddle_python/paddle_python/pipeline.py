@@ -68,17 +68,34 @@ async def read_text(
         crops = [detection.crop(image, box) for box in boxes]
     if len(boxes) == 0:
         return OcrResult()
-    turned = np.zeros(len(crops), dtype=bool)
-    if cls.use_angle_cls:
-        with metrics.stage("classify"):
-            inputs = [classification.windows(c, cls.cls_max_windows) for c in crops]
-            owners = [i for i, each in enumerate(inputs) for _ in each]
-            angles, scores = await classify(np.stack([x for each in inputs for x in each]))
-        turned = classification.upside_down(angles, scores, owners, len(crops), cls)
-    # What to read: each crop the way the classifier says, and a crop it would turn also as
-    # it stands when cls_verify asks for it; the surer reading wins.
+    turned = (await upside_down(crops, cls, classify) if cls.use_angle_cls
+              else np.zeros(len(crops), dtype=bool))
+    texts, scores, read_turned = await read_crops(crops, turned, cls.cls_verify, rec, recognize)
+    # A page lying on its side or upside down reads in the order of its lines set upright.
+    order = detection.page_order(boxes, read_turned, image.shape)
+    keep = [i for i in order if scores[i] >= rec.min_score and texts[i]]
+    return OcrResult([texts[i] for i in keep], scores[keep], boxes[keep].astype(np.float32),
+                     turned=int(read_turned.sum()))
+
+
+async def upside_down(crops: list[np.ndarray], cls: ClsOptions, classify: Classify
+                      ) -> np.ndarray:
+    """Which crops the direction classifier says are upside down (it reads each in windows)."""
+    with metrics.stage("classify"):
+        inputs = [classification.windows(c, cls.cls_max_windows) for c in crops]
+        owners = [i for i, each in enumerate(inputs) for _ in each]
+        angles, scores = await classify(np.stack([x for each in inputs for x in each]))
+    return classification.upside_down(angles, scores, owners, len(crops), cls)
+
+
+async def read_crops(crops: list[np.ndarray], turned: np.ndarray, verify: bool,
+                     rec: RecOptions, recognize: Recognize
+                     ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Each crop's text and score, read the way the classifier says; with ``verify`` a crop it
+    would turn is also read as it stands and the surer reading kept. The third result says
+    which crops were read turned."""
     readings = [(i, classification.turn(c) if turned[i] else c) for i, c in enumerate(crops)]
-    if cls.cls_verify:
+    if verify:
         readings += [(i, crops[i]) for i in np.flatnonzero(turned)]
     texts, scores = await recognize_all([c for _, c in readings], rec, recognize)
     best: dict[int, int] = {}
@@ -87,14 +104,7 @@ async def read_text(
             best[i] = k
     chosen = [best[i] for i in range(len(crops))]
     read_turned = np.array([bool(turned[i]) and chosen[i] == i for i in range(len(crops))])
-    # A page lying on its side or upside down reads in the order of its lines set upright.
-    vertical = np.array([detection.is_vertical(b) for b in boxes])
-    lengths = np.array([max(detection.box_size(b)) for b in boxes], dtype=np.float64)
-    turns = detection.page_turns(detection.line_turns(vertical, read_turned), lengths)
-    order = detection.page_reading_order(boxes, turns, image.shape)
-    keep = [i for i in order if scores[chosen[i]] >= rec.min_score and texts[chosen[i]]]
-    return OcrResult([texts[chosen[i]] for i in keep], scores[[chosen[i] for i in keep]],
-                     boxes[keep].astype(np.float32), turned=int(read_turned.sum()))
+    return [texts[k] for k in chosen], scores[chosen], read_turned
 
 
 async def recognize_all(crops: list[np.ndarray], rec: RecOptions, recognize: Recognize
