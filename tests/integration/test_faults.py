@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -128,17 +129,56 @@ def pending_requests(running: RunningServer) -> float:
                if line.startswith("nv_inference_pending_request_count"))
 
 
-def test_sigterm_under_load_finishes_in_flight_requests_and_exits_cleanly(own_server, photos):
+PIPELINED_HEALTH = b"GET /v2/health/ready HTTP/1.1\r\nHost: door\r\n\r\n" * 4
+EXIT_WITHIN_S = 30  # the launcher's --exit-timeout: idle or uploading clients must not use it up
+
+
+def hostile_connections(running: RunningServer) -> list[socket.socket]:
+    """HTTP clients that hold connections open without a request in flight: one that
+    pipelined health checks (issue 16: Triton lost some answers and the drain then waited the
+    whole exit timeout), one idle keep-alive, one stalled in its head, one stalled in its body."""
+    body = b"{}" * 50
+    stalled_upload = (b"POST /v2/models/ocr/infer HTTP/1.1\r\nHost: door\r\n"
+                      b"Content-Length: %d\r\n\r\n%b" % (len(body), body[:10]))
+    opened = []
+    one_request = PIPELINED_HEALTH[:len(PIPELINED_HEALTH) // 4]
+    for data in (PIPELINED_HEALTH, one_request, b"GET /v2/he", stalled_upload):
+        sock = socket.create_connection(("127.0.0.1", running.http_port), timeout=10)
+        sock.sendall(data)
+        opened.append(sock)
+    answers = b""
+    while answers.count(b"HTTP/1.1 200") < 4:
+        answers += opened[0].recv(65536)
+    assert answers.count(b"HTTP/1.1 200") == 4, "every pipelined request is answered once"
+    return opened
+
+
+def test_sigterm_after_mixed_traffic_with_hostile_clients_exits_0_in_time(own_server, photos):
+    """The issue's case and more: pipelined HTTP, then gRPC ``ocr`` requests (three done,
+    eight in flight at the signal), with idle and stalled HTTP clients connected. The eight
+    finish, the rest do not hold the drain, and the launcher exits 0 within its exit timeout
+    leaving no process or shared memory."""
     image = (photos / "english.png").read_bytes()
     processes = own_server.children()
-    with ThreadPoolExecutor(8) as pool:
-        calls = [pool.submit(timed_call, own_server.grpc_url, image, 120) for _ in range(8)]
-        time.sleep(1.5)  # all eight are in flight: queued or running
-        own_server.process.send_signal(signal.SIGTERM)
-        code = own_server.process.wait(120)
-        outcomes = [call.result() for call in calls]
+    hostile = hostile_connections(own_server)
+    try:
+        for _ in range(3):
+            _, texts = timed_call(own_server.grpc_url, image)
+            assert isinstance(texts, list) and len(texts) > 3, texts
+        with ThreadPoolExecutor(8) as pool:
+            calls = [pool.submit(timed_call, own_server.grpc_url, image, 120) for _ in range(8)]
+            time.sleep(1.5)  # all eight are in flight: queued or running
+            started = time.monotonic()
+            own_server.process.send_signal(signal.SIGTERM)
+            code = own_server.process.wait(120)
+            took = time.monotonic() - started
+            outcomes = [call.result() for call in calls]
+    finally:
+        for sock in hostile:
+            sock.close()
     log = own_server.log.read_text(errors="replace")[-3000:]
     assert code == 0, log
+    assert took < EXIT_WITHIN_S, f"exit took {took:.1f} s:\n{log}"
     failed = [r for _, r in outcomes if isinstance(r, Exception)]
     assert not failed, f"in-flight requests were lost: {failed[:2]}"
     assert all(len(r) > 3 for _, r in outcomes)

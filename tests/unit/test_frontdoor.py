@@ -18,7 +18,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from paddle_python.frontdoor import MAX_HEAD_BYTES, FrontDoor, FrontDoorOptions
+from paddle_python.frontdoor import DEFAULT_MAX_HEADER_BYTES, FrontDoor, FrontDoorOptions
 from tests.support.certs import Certs, make_certs
 from tests.support.server import RunningServer, free_ports, start_server
 
@@ -328,7 +328,7 @@ def test_chunked_request_is_411(door):
 
 def test_oversized_head_is_431(door):
     with _raw(door) as sock:
-        sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nX-Big: " + b"a" * MAX_HEAD_BYTES
+        sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nX-Big: " + b"a" * DEFAULT_MAX_HEADER_BYTES
                      + b"\r\n\r\n")
         status, body = _read_response(sock)
     assert status == 431 and "error" in json.loads(body)
@@ -459,26 +459,34 @@ def test_stop_closes_idle_connections_at_once(triton):
         _raw(door)
 
 
-def test_stop_lets_a_request_in_flight_finish(triton):
+IN_TRITON_S = 1.5  # how long the echo model holds a request asked to wait (``delay_s``)
+SLOW_BODY = json.dumps({"parameters": {"delay_s": IN_TRITON_S}, "inputs": [
+    {"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}).encode()
+
+
+def test_stop_lets_a_request_in_triton_finish_and_refuses_an_upload(triton):
+    """Only requests Triton already has hold the drain: an upload still arriving is answered
+    503 at once, and the request inside Triton is answered before its connection closes."""
     door = FrontDoor(_options(triton))
     door.start()
     stopping = threading.Thread(target=door.stop, args=(30,))
-    with _raw(door) as sock:
+    with _raw(door) as inside, _raw(door) as uploading:
         try:
-            sock.sendall(_infer_head(len(ECHO_BODY)) + ECHO_BODY)
-            assert _read_response(sock)[0] == 200  # the connection to Triton is up
-            sock.sendall(_infer_head(len(ECHO_BODY)) + ECHO_BODY[:10])
-            time.sleep(0.5)  # the door has passed the head on: the request is in flight
+            inside.sendall(_infer_head(len(SLOW_BODY)) + SLOW_BODY)
+            uploading.sendall(_infer_head(len(ECHO_BODY)) + ECHO_BODY[:10])
+            time.sleep(0.3)  # both heads are through the door; one request is inside Triton
         finally:
+            started = time.monotonic()
             stopping.start()
-        stopping.join(0.5)
-        assert stopping.is_alive(), "stop() should wait for the request in flight"
-        sock.sendall(ECHO_BODY[10:])
-        status, body = _read_response(sock)
+        status, body = _read_response(uploading)
+        assert status == 503 and "shutting down" in json.loads(body)["error"]
+        assert time.monotonic() - started < PROMPT, "an upload must not wait for the drain"
+        assert stopping.is_alive(), "stop() should wait for the request inside Triton"
+        status, body = _read_response(inside)
         assert status == 200 and json.loads(body)["outputs"][0]["data"] == [2, 4]
         stopping.join(PROMPT)
         assert not stopping.is_alive(), "stop() should return once the response is sent"
-        assert _closed(sock)
+        assert _closed(inside)
 
 
 def test_grpc_refuses_new_calls_after_stop(triton):

@@ -209,3 +209,23 @@ def test_internal_ports_are_distinct_and_never_a_public_port():
         public = tuple(free_ports(3))
         http, grpc = server.internal_ports(public)
         assert http != grpc and not {http, grpc} & set(public)
+
+
+def test_client_limits_are_flags_with_nginx_like_defaults():
+    limits = server.limits(server.parse_args([]))
+    assert (limits.head_timeout, limits.body_timeout, limits.keepalive_timeout) == (60, 60, 75)
+    assert (limits.max_connections, limits.max_url_bytes, limits.max_header_bytes,
+            limits.max_headers) == (512, 8000, 8100, 100)
+    chosen = server.limits(server.parse_args([
+        "--head-timeout", "5", "--body-timeout", "6", "--keepalive-timeout", "7",
+        "--max-connections", "8", "--max-url-bytes", "900", "--max-header-bytes", "1000",
+        "--max-headers", "20"]))
+    assert chosen == type(limits)(5, 6, 7, 8, 900, 1000, 20)
+
+
+@pytest.mark.parametrize("flags", [["--head-timeout", "0"], ["--max-connections", "-1"],
+                                   ["--max-header-bytes", "9000"],
+                                   ["--max-url-bytes", "8100"]])
+def test_unusable_limits_are_a_clear_error(tmp_path, capsys, flags):
+    assert server.main(["--model-repository", str(tmp_path), *flags]) == 2
+    assert "ocr-server:" in capsys.readouterr().err

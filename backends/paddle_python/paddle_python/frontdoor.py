@@ -1,16 +1,21 @@
-"""Public "front doors" for tritonserver: request size limits and optional (mutual) TLS.
+"""Public "front doors" for tritonserver: size limits, timeouts, connection caps, (mutual) TLS.
 
 Triton 2.51 has no flag to cap request sizes (its gRPC accepts 2 GB messages, its HTTP
-server any body) and serves neither HTTPS nor gRPC over TLS. The launcher therefore runs
-tritonserver on loopback-only internal ports and puts these front doors on the public
-ports:
+server any body), no timeouts for slow or idle clients, serves neither HTTPS nor gRPC over
+TLS, and its HTTP server (evhtp) loses answers to pipelined requests and drops, without an
+answer, heads it cannot parse. The launcher therefore runs tritonserver on loopback-only
+internal ports and puts these front doors on the public ports:
 
-* HTTP: an asyncio proxy that reads each request head, refuses bodies over the limit with
-  Triton's own error shape (``413 {"error": ...}``) before a byte of them reaches Triton,
-  and otherwise streams the request through one upstream connection per client
-  connection, so keep-alive and ``Expect: 100-continue`` behave as with Triton itself.
+* HTTP: aiohttp's server parses every request (llhttp, strict for requests) and answers
+  what it refuses itself, in Triton's error shape ``{"error": ...}``: 400 for a malformed
+  head, 408 for a head or body that stalls, 411 for chunked bodies, 413 for a body over the
+  limit (before a byte of it is read), 414/431 for oversized request lines and headers, 503
+  over the connection cap or while shutting down. What passes is forwarded with aiohttp's
+  client, one request at a time per client connection (pipelined requests are answered in
+  order), its body streamed, over a pool of keep-alive connections to Triton.
 * gRPC: a ``grpc.aio`` server whose generic handler forwards every method as raw bytes over
-  one shared upstream channel; gRPC itself enforces the size limit (RESOURCE_EXHAUSTED).
+  one shared upstream channel; gRPC enforces the size limit (RESOURCE_EXHAUSTED), the
+  connection cap, the handshake timeout and the idle timeout through its channel options.
 
 Both run on a private event loop in a background thread so a synchronous launcher can use
 them::
@@ -22,7 +27,6 @@ them::
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import http
@@ -30,40 +34,98 @@ import json
 import logging
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
+import aiohttp
 import grpc
 import grpc.aio
+import yarl
+from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from multidict import CIMultiDict
 
 LOG = logging.getLogger(__name__)
 
 UPSTREAM_HOST = "127.0.0.1"
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
-MAX_HEAD_BYTES = 64 * 1024  # request line + headers; more is answered with 431
-CHUNK_BYTES = 256 * 1024  # largest single read while streaming bodies
-STREAM_LIMIT = CHUNK_BYTES  # asyncio buffer limit: bounds one head read and read-ahead
+# Timeouts and caps (launcher flags; nginx's defaults are 60 s, 60 s and 75 s).
+DEFAULT_HEAD_TIMEOUT_S = 60.0  # from accept, or from a head's first byte, to its end
+DEFAULT_BODY_TIMEOUT_S = 60.0  # longest wait between two reads of a request body
+DEFAULT_KEEPALIVE_TIMEOUT_S = 75.0  # an idle connection (no request begun) is closed after
+DEFAULT_MAX_CONNECTIONS = 512  # per door; HTTP beyond it gets 503
+# Triton's HTTP server drops, unanswered, any head line of about 8 KiB or more (measured:
+# 8107-byte lines pass, 8199-byte ones are dropped), so both limits stay below that. They
+# differ on purpose: aiohttp reports both as ``LineTooLong`` carrying the limit that was hit,
+# which is how a long request target (414) is told from a long header (431).
+DEFAULT_MAX_URL_BYTES = 8000  # the request target (path and query)
+DEFAULT_MAX_HEADER_BYTES = 8100  # one header: name and value
+TRITON_MAX_LINE_BYTES = 8100  # the largest either limit may be set to
+DEFAULT_MAX_HEADERS = 100
 TLS_HANDSHAKE_SECONDS = 10.0  # a client that does not finish its handshake is dropped
-LINGER_SECONDS = 2.0  # after a refusal, how long the rest of the body is read and discarded
-CLOSE_SECONDS = 1.0  # how long closing a connection may wait for TLS close_notify
+LINGER_SECONDS = 2.0  # after a refusal, how long input is read and discarded before closing
 EXIT_GRACE_SECONDS = 5.0  # what leaving a ``with FrontDoor(...)`` block gives requests in flight
+CLOSE_SECONDS = 1.0  # how long closing may wait for connections to go after they are aborted
+# aiohttp's own idle close would also cut a slowly arriving head short, without an answer:
+# it is pushed out of the way and ``_Connection`` keeps both timers itself.
+AIOHTTP_IDLE_BACKSTOP_S = 24 * 3600.0
+UPSTREAM_IDLE_S = 15.0  # pooled connections to Triton unused this long are closed
+UPSTREAM_CONNECT_S = 5.0  # Triton is on loopback: longer means it is not there
+CHUNK_BYTES = 256 * 1024  # largest single read while streaming bodies
 UNLIMITED = -1  # gRPC channel option value: no message size limit
 RECONNECT_BACKOFF_MS = 250  # first retry of a lost upstream connection
 MAX_RECONNECT_BACKOFF_MS = 1000  # and the longest wait between retries
+GRPC_MAX_CONCURRENT_STREAMS = 100  # per HTTP/2 connection (RFC 9113 suggests at least 100)
 MAX_CACHED_METHODS = 64  # Triton has about 30; callers' made-up names must not grow memory
 STREAM_METHOD_SUFFIX = "/ModelStreamInfer"  # Triton's only streaming method
 RESERVED_METADATA_PREFIXES = (":", "grpc-")  # transport metadata gRPC sets itself
 RESERVED_METADATA_KEYS = frozenset({"user-agent", "content-type", "te", "host"})
-NO_BODY_STATUSES = frozenset({http.HTTPStatus.NO_CONTENT, http.HTTPStatus.NOT_MODIFIED})
-CRLF = b"\r\n"
-HEAD_END = b"\r\n\r\n"
+# Headers about one hop, not the message (RFC 9110 7.6.1), and those the door handles itself.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                        "transfer-encoding", "upgrade", "expect", "proxy-authenticate",
+                        "proxy-authorization"})
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+VERSIONS = frozenset({aiohttp.HttpVersion10, aiohttp.HttpVersion11})
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # what aiohttp's own routing writes for Expect
+TOO_MANY_HEADERS = "Too many headers"  # how aiohttp's parsers say it (both of them)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long the HTTP door waits for a client, and how much it takes from one."""
+
+    head_timeout: float = DEFAULT_HEAD_TIMEOUT_S
+    body_timeout: float = DEFAULT_BODY_TIMEOUT_S
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers: int = DEFAULT_MAX_HEADERS
+
+    def __post_init__(self) -> None:
+        for name in ("head_timeout", "body_timeout", "keepalive_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+        for name in ("max_connections", "max_headers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        for name in ("max_url_bytes", "max_header_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 < value <= TRITON_MAX_LINE_BYTES:
+                raise ValueError(f"{name} must be in 1..{TRITON_MAX_LINE_BYTES} (Triton drops "
+                                 f"longer head lines), not {value!r}")
+        if self.max_url_bytes == self.max_header_bytes:
+            raise ValueError("max_url_bytes and max_header_bytes must differ: the limit that "
+                             "was hit tells a long request line (414) from a long header (431)")
 
 
 @dataclass(frozen=True)
 class FrontDoorOptions:
-    """Where the doors listen, where Triton listens, the size limit and TLS files.
+    """Where the doors listen, where Triton listens, the size limit, TLS files and limits.
 
     With ``tls_cert``/``tls_key`` both doors speak TLS only; with ``tls_ca`` as well, clients
     must present a certificate signed by that CA (mutual TLS).
@@ -78,6 +140,7 @@ class FrontDoorOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         for name in ("tls_cert", "tls_key", "tls_ca"):
@@ -129,342 +192,415 @@ def grpc_server_credentials(options: FrontDoorOptions) -> grpc.ServerCredentials
         root_certificates=ca, require_client_auth=ca is not None)
 
 
-class HttpError(Exception):
-    """A request the door answers itself, in Triton's error shape, before closing."""
+# --- HTTP -----------------------------------------------------------------------------------
 
-    def __init__(self, status: http.HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-    def response(self) -> bytes:
-        body = json.dumps({"error": str(self)}).encode()
-        head = (f"HTTP/1.1 {self.status.value} {self.status.phrase}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n")
-        return head.encode("latin-1") + body
+class ShuttingDown(Exception):
+    """Ends the upload of a request the door will not forward because it is stopping."""
 
 
-@dataclass(frozen=True)
-class RequestHead:
-    """What the door needs from a request head; ``raw`` is forwarded unchanged."""
-
-    raw: bytes
-    method: str
-    content_length: int
+def error_response(status: http.HTTPStatus, message: str) -> web.Response:
+    """An answer of the door's own, in Triton's error shape, that closes the connection."""
+    response = web.json_response({"error": message}, status=status.value)
+    response.force_close()
+    return response
 
 
-def parse_request_head(raw: bytes, max_body: int) -> RequestHead:
-    """Check a request head (ending in CRLFCRLF) and find its body length; raise HttpError."""
-    raw = raw.lstrip(CRLF)  # stray line ends between requests are allowed (RFC 9112 2.2)
-    if len(raw) > MAX_HEAD_BYTES:
-        raise HttpError(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        f"request head exceeds {MAX_HEAD_BYTES} bytes")
-    lines = raw[:-len(HEAD_END)].decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise HttpError(http.HTTPStatus.BAD_REQUEST, "malformed request line")
-    lengths: set[str] = set()
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        # Folded lines and spaces before the colon are how requests get smuggled past proxies.
-        if not colon or not name or name != name.strip() or line[0] in " \t":
-            raise HttpError(http.HTTPStatus.BAD_REQUEST, "malformed header line")
-        name = name.lower()
-        if name == "transfer-encoding":
-            raise HttpError(http.HTTPStatus.LENGTH_REQUIRED,
-                            "chunked request bodies are not accepted; send Content-Length")
-        if name == "content-length":
-            lengths.update(v.strip() for v in value.split(","))
-    if len(lengths) > 1 or not all(v.isdigit() and v.isascii() for v in lengths):
-        raise HttpError(http.HTTPStatus.BAD_REQUEST, "invalid Content-Length")
-    length = int(lengths.pop()) if lengths else 0
-    if length > max_body:
-        raise HttpError(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"request body of {length} bytes exceeds the limit of {max_body} bytes")
-    return RequestHead(raw, parts[0], length)
+def raw_error_response(status: http.HTTPStatus, message: str) -> bytes:
+    """The same answer as bytes, for the two moments aiohttp has no request to answer:
+    a head that never completes (408) and a connection over the cap (503)."""
+    body = json.dumps({"error": message}).encode()
+    head = (f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    return head.encode("latin-1") + body
 
 
-async def _read_head(reader: asyncio.StreamReader) -> bytes | None:
-    """The next message head, or None on a clean end of stream before one began."""
-    try:
-        return await reader.readuntil(HEAD_END)
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            raise
-        return None
-    except asyncio.LimitOverrunError:
-        raise HttpError(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        f"request head exceeds {MAX_HEAD_BYTES} bytes") from None
+def _parse_error_status(error: BaseException | None, limits: Limits) -> http.HTTPStatus:
+    """The status for a head aiohttp's parser refused (it says 400 for all of them)."""
+    if isinstance(error, LineTooLong):
+        if error.args[1:2] == (limits.max_url_bytes,):
+            return http.HTTPStatus.REQUEST_URI_TOO_LONG
+        return http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    if TOO_MANY_HEADERS in str(getattr(error, "message", "")):
+        return http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    return http.HTTPStatus.BAD_REQUEST
 
 
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: int) -> None:
-    """Stream exactly ``count`` bytes, in large chunks, honouring the writer's flow control."""
-    while count > 0:
-        chunk = await reader.read(min(count, CHUNK_BYTES))
-        if not chunk:
-            raise asyncio.IncompleteReadError(b"", count)
-        writer.write(chunk)
-        count -= len(chunk)
-        await writer.drain()
-
-
-class HttpConnection:
-    """One client connection and its own upstream connection to Triton's HTTP port.
-
-    Requests are parsed (to enforce the limit and find body ends); responses are parsed
-    only for their framing, so the door knows when a connection is idle and can close it at
-    once on shutdown while letting responses in flight finish.
+class _Connection(web.RequestHandler):
+    """aiohttp's per-connection protocol plus what it does not do: a head timeout that
+    answers 408, idle and head timers that tell an idle keep-alive connection (closed
+    silently: no request to answer, and a client reusing it would take a stray 408 for the
+    answer to its next request) from a head that stalls, errors in Triton's shape, a linger
+    after refusals so the answer is not lost to a reset, and the drain's view of it.
     """
 
-    def __init__(self, door: HttpDoor, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
-        self._door = door
-        self._client_reader = reader
-        self._client_writer = writer
-        self._upstream_writer: asyncio.StreamWriter | None = None
-        self._methods: collections.deque[str] = collections.deque()  # awaiting responses
-        self._body_left = 0  # bytes of the current request body still to forward
-        self._awaiting_head = True
-        self._draining = False
-        self._closing = False  # set once serve() is closing both sides
-        self._task = asyncio.current_task()
-        self._responses: asyncio.Task | None = None
+    def __init__(self, door: HttpDoor, manager: web.Server, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self.door = door
+        self.busy = False  # a request's head has been parsed and it is not answered yet
+        self.in_triton = False  # ... and its body is all forwarded: Triton has it
+        self.draining = False
+        self.payload: aiohttp.StreamReader | None = None  # the body being read, if any
+        self.upload_error: BaseException | None = None  # why reading that body stopped
+        self._head_bytes = False  # bytes of a head not yet parsed have arrived
+        self._pipelined_bytes = False  # ... arrived while the previous request was busy
+        self._discarding = False  # refused: input is read and dropped until closing
+        self._linger_after = False  # the answer being sent is a refusal
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_for_head = False
+        self._eof: asyncio.Future[None] | None = None
 
-    @property
-    def idle(self) -> bool:
-        """Between requests: nothing sent upstream is still waiting for its answer."""
-        return self._awaiting_head and not self._methods
+    # -- connection life --
 
-    async def serve(self) -> None:
-        """Relay requests until either side closes; always close both sides at the end."""
-        try:
-            try:
-                await self._relay_requests()
-            except HttpError as exc:
-                await self._refuse(exc)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
-        except asyncio.CancelledError:
-            pass  # close() or stop(): the connection is finished either way
-        except Exception:
-            LOG.exception("front door: HTTP connection failed")
-        finally:
-            self._closing = True
-            if self._responses is not None:
-                self._responses.cancel()
-                await asyncio.gather(self._responses, return_exceptions=True)
-            await self._close_writers()
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.door.connections.add(self)
+        # The first head must come within the head timeout of the accept (as in nginx).
+        self._start_timer(self.door.limits.head_timeout, for_head=True)
 
-    def close(self) -> None:
-        """End the connection now (from the loop's thread)."""
-        if not self._closing and self._task is not None and not self._task.done():
-            self._task.cancel()
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.door.connections.discard(self)
+        self._stop_timer()
+        if self._eof is not None and not self._eof.done():
+            self._eof.set_result(None)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
+        if not self.busy:
+            self._head_bytes = True
+            if not self._timer_for_head:  # idle until now: the head timeout starts
+                self._start_timer(self.door.limits.head_timeout, for_head=True)
+        elif self.in_triton:  # the body is complete: these bytes begin a pipelined request
+            self._pipelined_bytes = True
+        super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self._eof is not None and not self._eof.done():
+            self._eof.set_result(None)
+        # Returning None closes the connection: a half-closed client's request is cancelled.
+
+    # -- timers --
+
+    def _start_timer(self, seconds: float, for_head: bool) -> None:
+        self._stop_timer()
+        self._timer_for_head = for_head
+        self._timer = self._loop.call_later(seconds, self._timed_out)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_for_head = False
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.busy or self.transport is None:
+            return
+        if self._head_bytes:
+            limit = self.door.limits.head_timeout
+            self.refuse_now(http.HTTPStatus.REQUEST_TIMEOUT,
+                            f"the request head did not arrive within {limit:g} s")
+        else:
+            self.force_close()
+
+    # -- requests --
+
+    def request_started(self, request: web.BaseRequest) -> None:
+        """Called by the door's handler: a head is parsed; its timers stop."""
+        self._stop_timer()
+        self.busy = True
+        self.in_triton = False
+        self._head_bytes = False
+        self.payload = request.content
+        self.upload_error = None
+
+    async def finish_response(self, request: web.BaseRequest, resp: web.StreamResponse,
+                              start_time: float | None) -> tuple[web.StreamResponse, bool]:
+        if self.draining and not resp.prepared:
+            resp.force_close()
+        result = await super().finish_response(request, resp, start_time)
+        if self._linger_after:
+            await self._linger()
+        self.busy = self.in_triton = False
+        self.payload = None
+        if self.draining:
+            self.close()  # after this answer, not before
+        elif self._pipelined_bytes:
+            self._head_bytes, self._pipelined_bytes = True, False
+            self._start_timer(self.door.limits.head_timeout, for_head=True)
+        else:
+            self._start_timer(self.door.limits.keepalive_timeout, for_head=False)
+        return result
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """Heads the parser refused (``status`` 400) and failures of the door's handler."""
+        if isinstance(exc, ConnectionError):  # the client left: aiohttp just closes
+            raise exc
+        if request.writer.output_size > 0:  # an answer has begun: it cannot be replaced
+            raise ConnectionError("the response was already started")
+        if status == http.HTTPStatus.BAD_REQUEST:
+            code = _parse_error_status(exc, self.door.limits)
+            text = getattr(exc, "message", None) or message or code.phrase
+            LOG.debug("front door: refused a request head: %s", text)
+        else:
+            LOG.error("front door: HTTP request failed", exc_info=exc)
+            code, text = http.HTTPStatus(status), "internal error in the front door"
+        return self.refusal(code, text)
+
+    def refusal(self, status: http.HTTPStatus, message: str) -> web.Response:
+        """A refusal as the answer to the current request; input is dropped after it."""
+        self._linger_after = True
+        return error_response(status, message)
+
+    def refuse_now(self, status: http.HTTPStatus, message: str) -> None:
+        """Answer with no request to answer (a head that never ended, a shutdown) and close
+        after a linger."""
+        self._stop_timer()
+        self._discard_input()
+        if self.transport is not None:
+            self.transport.write(raw_error_response(status, message))
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+        self._loop.call_later(LINGER_SECONDS, self.force_close)
+
+    async def _linger(self) -> None:
+        """Closing with unread input makes the kernel send a reset, which can destroy the
+        answer before the client reads it: stop sending, read and drop what the client still
+        sends until it closes or ``LINGER_SECONDS`` pass."""
+        self._discard_input()
+        if self.transport is None:
+            return
+        self._eof = self._loop.create_future()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._eof, LINGER_SECONDS)
+        self.force_close()
+
+    def _discard_input(self) -> None:
+        self._discarding = True
+        if self.transport is not None:
+            with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError):
+                self.transport.resume_reading()  # flow control may have paused it
+
+    # -- shutdown --
 
     def drain(self) -> None:
-        """Shutdown: close now if idle, else right after the response in flight."""
-        self._draining = True
-        if self.idle:
-            self.close()
-
-    def abort(self) -> None:
-        """Shutdown after the grace period: drop both sides without TLS niceties."""
-        for writer in (self._client_writer, self._upstream_writer):
-            if writer is not None:
-                writer.transport.abort()
-        self.close()
-
-    async def _relay_requests(self) -> None:
-        max_body = self._door.options.max_request_bytes
-        while True:
-            self._awaiting_head = True
-            if self._draining and self.idle:
-                return
-            raw = await _read_head(self._client_reader)
-            if raw is None:
-                return
-            head = parse_request_head(raw, max_body)
-            self._awaiting_head = False
-            if self._upstream_writer is None:
-                await self._connect_upstream()
-            self._methods.append(head.method)
-            self._body_left = head.content_length
-            self._upstream_writer.write(head.raw)
-            await self._upstream_writer.drain()
-            # Streamed, not buffered: an ``Expect: 100-continue`` client sends its body only
-            # after Triton's 100 Continue, which the response side passes on meanwhile.
-            while self._body_left > 0:
-                chunk = await self._client_reader.read(min(self._body_left, CHUNK_BYTES))
-                if not chunk:
-                    return
-                self._upstream_writer.write(chunk)
-                self._body_left -= len(chunk)
-                await self._upstream_writer.drain()
-
-    async def _connect_upstream(self) -> None:
-        try:
-            reader, writer = await asyncio.open_connection(
-                UPSTREAM_HOST, self._door.options.upstream_http_port, limit=STREAM_LIMIT)
-        except OSError as exc:
-            raise HttpError(http.HTTPStatus.BAD_GATEWAY,
-                            f"the inference server is not reachable: {exc}") from None
-        self._upstream_writer = writer
-        self._responses = asyncio.create_task(self._relay_responses(reader))
-
-    async def _relay_responses(self, upstream: asyncio.StreamReader) -> None:
-        """Pass responses on; end the connection when Triton closes or shutdown is due."""
-        try:
-            while await self._relay_response(upstream):
-                if self._draining and self.idle:
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ssl.SSLError, ValueError):
-            pass  # Triton closed, or sent what cannot be relayed: nothing more will come
-        except Exception:
-            LOG.exception("front door: relaying an HTTP response failed")
-        finally:
-            self.close()
-
-    async def _relay_response(self, upstream: asyncio.StreamReader) -> bool:
-        """Relay one response; False when the connection cannot carry another one."""
-        raw = await _read_head(upstream)
-        if raw is None:
-            return False
-        status, lengths, chunked = _parse_response_head(raw)
-        self._client_writer.write(raw)
-        if status < http.HTTPStatus.OK:
-            if status == http.HTTPStatus.SWITCHING_PROTOCOLS:
-                return False  # no upgrades through the door
-            await self._client_writer.drain()
-            return True  # 100 Continue and friends: the final response is still to come
-        method = self._methods.popleft() if self._methods else ""
-        if method == "HEAD" or status in NO_BODY_STATUSES:
-            await self._client_writer.drain()
-        elif chunked:
-            await self._relay_chunked(upstream)
-        elif lengths is not None:
-            await _copy(upstream, self._client_writer, lengths)
-        else:
-            await self._relay_until_close(upstream)
-            return False
-        # Answered before its body was all sent (an error): the rest of the client's body
-        # would be read as the next request, so the connection cannot be reused.
-        return self._body_left == 0 or bool(self._methods)
-
-    async def _relay_chunked(self, upstream: asyncio.StreamReader) -> None:
-        while True:
-            line = await upstream.readuntil(CRLF)
-            self._client_writer.write(line)
-            size = int(line.split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                break
-            await _copy(upstream, self._client_writer, size + len(CRLF))
-        while (line := await upstream.readuntil(CRLF)) != CRLF:  # trailers
-            self._client_writer.write(line)
-        self._client_writer.write(CRLF)
-        await self._client_writer.drain()
-
-    async def _relay_until_close(self, upstream: asyncio.StreamReader) -> None:
-        while chunk := await upstream.read(CHUNK_BYTES):
-            self._client_writer.write(chunk)
-            await self._client_writer.drain()
-
-    async def _refuse(self, error: HttpError) -> None:
-        """Answer the client ourselves, then read what it still sends so it sees the answer.
-
-        Closing with unread data makes the kernel send a reset, which can destroy the
-        answer before a client that is still sending its body gets to read it. (A client
-        that pipelined earlier requests may see this answer before theirs; Triton itself
-        does not reliably answer pipelined requests, and its clients never pipeline.)
-        """
-        self._closing = True  # from here on, only the linger's own time limit ends it
-        if self._responses is not None:
-            self._responses.cancel()  # nothing more is relayed on a refused connection
-        try:
-            self._client_writer.write(error.response())
-            await self._client_writer.drain()
-            if self._client_writer.can_write_eof():
-                self._client_writer.write_eof()
-            await asyncio.wait_for(self._discard_input(), LINGER_SECONDS)
-        except (ConnectionError, ssl.SSLError, asyncio.TimeoutError):
-            pass
-
-    async def _discard_input(self) -> None:
-        while await self._client_reader.read(CHUNK_BYTES):
-            pass
-
-    async def _close_writers(self) -> None:
-        writers = [w for w in (self._client_writer, self._upstream_writer) if w is not None]
-        for writer in writers:
-            writer.close()
-        for writer in writers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), CLOSE_SECONDS)
-            writer.transport.abort()
+        """Shutdown: idle connections close now, uploads are answered 503 at once; requests
+        Triton already has are answered, then the connection closes."""
+        self.draining = True
+        if not self.busy:
+            if self._head_bytes:
+                self.refuse_now(http.HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down")
+            else:
+                self.force_close()
+        elif not self.in_triton and self.payload is not None:
+            self.payload.set_exception(ShuttingDown())
 
 
-def _parse_response_head(raw: bytes) -> tuple[int, int | None, bool]:
-    """Status, Content-Length (None when absent) and whether the body is chunked."""
-    lines = raw[:-len(HEAD_END)].decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    if not version.startswith("HTTP/1."):
-        raise ValueError(f"not an HTTP/1 response: {lines[0]!r}")
-    status = int(rest[:3])
-    length, chunked = None, False
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        name = name.strip().lower()
-        if name == "content-length":
-            length = int(value.split(",")[0].strip())
-        elif name == "transfer-encoding":
-            chunked = value.strip().lower().endswith("chunked")
-    return status, length, chunked
+class _Overloaded(asyncio.Protocol):
+    """A connection over the cap: answered 503 at once, its input dropped, closed soon."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(raw_error_response(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                           "too many connections; retry later"))
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass  # dropped: see _Connection._linger
+
+
+class _Server(web.Server):
+    """aiohttp's low-level server, making ``_Connection``s (or refusing over the cap)."""
+
+    def __init__(self, door: HttpDoor, handler: Callable[[web.BaseRequest],
+                                                        Awaitable[web.StreamResponse]],
+                 **kwargs: Any) -> None:
+        super().__init__(handler, handler_cancellation=True, **kwargs)
+        self._door = door
+
+    def __call__(self) -> asyncio.Protocol:  # type: ignore[override]
+        if len(self._door.connections) >= self._door.limits.max_connections:
+            return _Overloaded()
+        return _Connection(self._door, self, loop=self._loop, **self._kwargs)
+
+
+def _upstream_headers(request: web.BaseRequest) -> CIMultiDict[str]:
+    """The client's headers as Triton should see them: end-to-end ones only."""
+    named = {name.strip().lower() for value in request.headers.getall("Connection", [])
+             for name in value.split(",")}
+    return CIMultiDict((name, value) for name, value in request.headers.items()
+                       if name.lower() not in HOP_BY_HOP and name.lower() not in named)
+
+
+def _downstream_headers(response: aiohttp.ClientResponse) -> CIMultiDict[str]:
+    """Triton's headers as the client should see them (framing is aiohttp's job)."""
+    return CIMultiDict((name, value) for name, value in response.headers.items()
+                       if name.lower() not in HOP_BY_HOP and name.lower() != "content-length")
 
 
 class HttpDoor:
-    """The HTTP listener and the connections it is serving."""
+    """The HTTP listener, the connections it is serving, and the pool of connections to Triton."""
 
     def __init__(self, options: FrontDoorOptions) -> None:
         self.options = options
-        self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task, HttpConnection] = {}
-        self._stopping = False
+        self.limits = options.limits
+        self.connections: set[_Connection] = set()
+        self._upstream_port = options.upstream_http_port
+        self._session: aiohttp.ClientSession | None = None
+        self._listener: asyncio.Server | None = None
 
     async def start(self) -> int:
         """Bind the listener; returns the bound port."""
-        self._server = await asyncio.start_server(
-            self._accept, self.options.host, self.options.http_port, limit=STREAM_LIMIT,
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=UPSTREAM_IDLE_S),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=UPSTREAM_CONNECT_S),
+            auto_decompress=False,  # bodies pass through as Triton encoded them
+            # Only what the client sent: no User-Agent, Accept or Accept-Encoding of aiohttp's.
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"))
+        server = _Server(self, self._forward, access_log=None,
+                         keepalive_timeout=AIOHTTP_IDLE_BACKSTOP_S, lingering_time=0,
+                         max_line_size=self.limits.max_url_bytes,
+                         max_field_size=self.limits.max_header_bytes,
+                         max_headers=self.limits.max_headers, read_bufsize=CHUNK_BYTES,
+                         auto_decompress=False)
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            server, self.options.host or None, self.options.http_port,
             ssl=http_ssl_context(self.options),
             ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if self.options.tls else None)
-        return self._server.sockets[0].getsockname()[1]
+        return self._listener.sockets[0].getsockname()[1]
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._stopping:  # accepted just before the listener closed
-            writer.transport.abort()
-            return
-        connection = HttpConnection(self, reader, writer)
-        task = asyncio.current_task()
-        self._connections[task] = connection
+    async def _forward(self, request: web.BaseRequest) -> web.StreamResponse:
+        """One request to Triton and its answer back, or the door's own refusal."""
+        connection = request.protocol
+        assert isinstance(connection, _Connection)
+        connection.request_started(request)
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return connection.refusal(*refusal)
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(CONTINUE)
+        body = self._body(request, connection) if request.body_exists else None
+        if body is None:
+            connection.in_triton = True
+        assert self._session is not None
+        target = request.rel_url  # as the client wrote it: Triton sees the same path
+        url = yarl.URL.build(scheme="http", host=UPSTREAM_HOST, port=self._upstream_port,
+                             path=target.raw_path, query_string=target.raw_query_string,
+                             encoded=True)
         try:
-            await connection.serve()
-        except asyncio.CancelledError:
-            pass  # stopped while closing: asyncio would log a cancelled callback as an error
-        finally:
-            del self._connections[task]
+            upstream = await self._session.request(
+                request.method, url, headers=_upstream_headers(request), data=body,
+                allow_redirects=False)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ShuttingDown) as exc:
+            return self._upload_failed(connection, exc)
+        try:
+            response = await self._relay(request, connection, upstream)
+        except BaseException:
+            upstream.close()  # half relayed: this upstream connection cannot be reused
+            raise
+        upstream.release()
+        return response
+
+    def _refusal(self, request: web.BaseRequest) -> tuple[http.HTTPStatus, str] | None:
+        """Why the door answers this request itself, or None to forward it."""
+        # What llhttp refuses but aiohttp's pure-Python parser (no C extension) lets through,
+        # and Triton would drop unanswered: a method it does not know, another HTTP version.
+        if request.method not in METHODS or request.version not in VERSIONS:
+            return (http.HTTPStatus.BAD_REQUEST,
+                    f"unsupported method or version: {request.method} HTTP/"
+                    f"{request.version.major}.{request.version.minor}")
+        # aiohttp's C parser bounds a header's name and its value each by max_field_size, not
+        # together, so a line twice as long as Triton takes would pass: count them here.
+        longest = max((len(name) + len(value) for name, value in request.raw_headers),
+                      default=0)
+        if longest > self.limits.max_header_bytes:
+            return (http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    f"a header of {longest} bytes exceeds the limit of "
+                    f"{self.limits.max_header_bytes} bytes")
+        if "Transfer-Encoding" in request.headers:
+            return (http.HTTPStatus.LENGTH_REQUIRED,
+                    "chunked request bodies are not accepted; send Content-Length")
+        length = request.content_length or 0
+        limit = self.options.max_request_bytes
+        if length > limit:
+            return (http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    f"request body of {length} bytes exceeds the limit of {limit} bytes")
+        expect = request.headers.get("Expect")
+        if expect is not None and expect.lower() != "100-continue":
+            return http.HTTPStatus.EXPECTATION_FAILED, f"unknown expectation {expect!r}"
+        return None
+
+    async def _body(self, request: web.BaseRequest, connection: _Connection
+                    ) -> AsyncIterator[bytes]:
+        """The request body as it arrives, each read bounded by the body timeout. Why it
+        stopped early is kept on the connection: aiohttp's client wraps it on the way out."""
+        try:
+            while chunk := await asyncio.wait_for(request.content.readany(),
+                                                  self.limits.body_timeout):
+                yield chunk
+        except BaseException as exc:
+            connection.upload_error = exc
+            raise
+        connection.in_triton = True
+
+    def _upload_failed(self, connection: _Connection, exc: BaseException) -> web.StreamResponse:
+        """Forwarding stopped before Triton answered: say why, if the client is still there."""
+        reason = connection.upload_error
+        if isinstance(reason, asyncio.TimeoutError):
+            limit = self.limits.body_timeout
+            return connection.refusal(http.HTTPStatus.REQUEST_TIMEOUT,
+                                      f"no request body bytes for {limit:g} s")
+        if isinstance(reason, ShuttingDown):
+            return connection.refusal(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                      "the server is shutting down")
+        if reason is not None:  # the client went away or broke its body off
+            raise ConnectionResetError("the client stopped its upload") from reason
+        return connection.refusal(http.HTTPStatus.BAD_GATEWAY,
+                                  f"the inference server is not reachable: {exc}")
+
+    async def _relay(self, request: web.BaseRequest, connection: _Connection,
+                     upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
+                                      headers=_downstream_headers(upstream))
+        if upstream.content_length is not None:
+            response.content_length = upstream.content_length
+        if connection.draining:
+            response.force_close()
+        await response.prepare(request)
+        async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
 
     async def stop(self, grace: float) -> None:
-        """Stop listening, close idle connections now, and the others within ``grace``."""
-        self._stopping = True
-        if self._server is not None:
-            self._server.close()
-        for connection in list(self._connections.values()):
+        """Stop listening; close idle connections and refuse uploads now; let requests Triton
+        already has finish within ``grace``; then close everything, the pool last."""
+        if self._listener is not None:
+            self._listener.close()
+        for connection in list(self.connections):
             connection.drain()
-        if self._connections:
-            await asyncio.wait(list(self._connections), timeout=grace)
-        for connection in list(self._connections.values()):
-            connection.abort()
-        if self._connections:
-            await asyncio.wait(list(self._connections), timeout=CLOSE_SECONDS)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+        for connection in list(self.connections):
+            connection.force_close()
+        deadline = loop.time() + CLOSE_SECONDS
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if self._session is not None:
+            await self._session.close()
 
+
+# --- gRPC -----------------------------------------------------------------------------------
 
 def _forwardable(metadata: object) -> tuple[tuple[str, str | bytes], ...]:
     """Metadata a caller (or Triton) set itself, without what the transport adds.
@@ -539,6 +675,23 @@ async def _abort(context: grpc.aio.ServicerContext, exc: grpc.aio.AioRpcError) -
                         _forwardable(exc.trailing_metadata()))
 
 
+def grpc_server_options(options: FrontDoorOptions) -> list[tuple[str, int]]:
+    """The HTTP door's limits where gRPC has them: size, streams per connection, the
+    handshake (its "head"), idle connections and metadata size. gRPC has no per-read body
+    timeout; the connection cap is a cap on calls in progress (``grpc.aio.server``'s
+    ``maximum_concurrent_rpcs``: grpcio 1.85 accepted connections past
+    ``grpc.max_allowed_incoming_connections`` when tried here)."""
+    limits = options.limits
+    return [("grpc.max_receive_message_length", options.max_request_bytes),
+            ("grpc.max_send_message_length", UNLIMITED),
+            ("grpc.max_concurrent_streams", GRPC_MAX_CONCURRENT_STREAMS),
+            ("grpc.server_handshake_timeout_ms", int(limits.head_timeout * 1000)),
+            ("grpc.max_connection_idle_ms", int(limits.keepalive_timeout * 1000)),
+            ("grpc.max_metadata_size", limits.max_header_bytes),
+            # gRPC shares ports by default: a taken port would "bind" silently.
+            ("grpc.so_reuseport", 0)]
+
+
 class GrpcDoor:
     """The gRPC listener and its shared upstream channel."""
 
@@ -559,11 +712,8 @@ class GrpcDoor:
                      ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
                      ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS)])
         self._server = grpc.aio.server(
-            handlers=[GrpcForwarder(self._channel)],
-            options=[("grpc.max_receive_message_length", self.options.max_request_bytes),
-                     ("grpc.max_send_message_length", UNLIMITED),
-                     # gRPC shares ports by default: a taken port would "bind" silently.
-                     ("grpc.so_reuseport", 0)])
+            handlers=[GrpcForwarder(self._channel)], options=grpc_server_options(self.options),
+            maximum_concurrent_rpcs=self.options.limits.max_connections)
         address = f"{_grpc_host(self.options.host)}:{self.options.grpc_port}"
         credentials = grpc_server_credentials(self.options)
         try:

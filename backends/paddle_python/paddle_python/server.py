@@ -31,7 +31,20 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .frontdoor import DEFAULT_MAX_REQUEST_BYTES, UPSTREAM_HOST, FrontDoor, FrontDoorOptions
+from .frontdoor import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEAD_TIMEOUT_S,
+    DEFAULT_KEEPALIVE_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_URL_BYTES,
+    UPSTREAM_HOST,
+    FrontDoor,
+    FrontDoorOptions,
+    Limits,
+)
 
 SHM_DIR = Path("/dev/shm")
 SHM_DEFAULT_BYTES = 64 * 1024 * 1024  # per stub; regions grow by the same step when needed
@@ -153,6 +166,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Python-backend shared memory per stub, and its growth step")
     parser.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
                         help="largest HTTP body or gRPC message accepted (default 64 MiB)")
+    limits = parser.add_argument_group(
+        "client timeouts and caps (the front doors; HTTP answers 408, 414, 431 or 503)")
+    limits.add_argument("--head-timeout", type=float, default=DEFAULT_HEAD_TIMEOUT_S,
+                        help="seconds for a request head to arrive, from the connection or from "
+                             f"its first byte; then 408 (default {DEFAULT_HEAD_TIMEOUT_S:g})")
+    limits.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT_S,
+                        help="seconds a request body may pause between two reads; then 408 "
+                             f"(default {DEFAULT_BODY_TIMEOUT_S:g})")
+    limits.add_argument("--keepalive-timeout", type=float, default=DEFAULT_KEEPALIVE_TIMEOUT_S,
+                        help="seconds an idle connection is kept open (HTTP keep-alive, gRPC "
+                             f"idle connections; default {DEFAULT_KEEPALIVE_TIMEOUT_S:g})")
+    limits.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
+                        help="open connections per door; HTTP beyond it gets 503 "
+                             f"(default {DEFAULT_MAX_CONNECTIONS})")
+    limits.add_argument("--max-url-bytes", type=int, default=DEFAULT_MAX_URL_BYTES,
+                        help=f"longest request target (path and query); then 414 "
+                             f"(default {DEFAULT_MAX_URL_BYTES})")
+    limits.add_argument("--max-header-bytes", type=int, default=DEFAULT_MAX_HEADER_BYTES,
+                        help="longest header, name and value (also gRPC metadata in all); then "
+                             f"431 (default {DEFAULT_MAX_HEADER_BYTES})")
+    limits.add_argument("--max-headers", type=int, default=DEFAULT_MAX_HEADERS,
+                        help=f"most headers in a request; then 431 (default {DEFAULT_MAX_HEADERS})")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate: HTTPS and gRPC over TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument("--tls-ca", type=Path,
@@ -163,6 +198,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "--host is not loopback")
     parser.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def limits(args: argparse.Namespace) -> Limits:
+    """The front doors' timeouts and caps from the command line."""
+    return Limits(head_timeout=args.head_timeout, body_timeout=args.body_timeout,
+                  keepalive_timeout=args.keepalive_timeout, max_connections=args.max_connections,
+                  max_url_bytes=args.max_url_bytes, max_header_bytes=args.max_header_bytes,
+                  max_headers=args.max_headers)
 
 
 def is_loopback(host: str) -> bool:
@@ -312,9 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dist = TritonDistribution.find(args.triton_root)
     internal = internal_ports((args.http_port, args.grpc_port, args.metrics_port))
-    door = FrontDoor(FrontDoorOptions(
-        args.host, args.http_port, args.grpc_port, *internal, args.max_request_bytes,
-        args.tls_cert, args.tls_key, args.tls_ca))
+    try:
+        door = FrontDoor(FrontDoorOptions(
+            args.host, args.http_port, args.grpc_port, *internal, args.max_request_bytes,
+            args.tls_cert, args.tls_key, args.tls_ca, limits(args)))
+    except ValueError as exc:
+        print(f"ocr-server: {exc}", file=sys.stderr)
+        return 2
     door.start()  # the public ports are taken now, before minutes of model loading
     runtime = Path(tempfile.mkdtemp(prefix="ocr-server-"))
     shm_prefix = f"ocr_server_{os.getpid()}_"
