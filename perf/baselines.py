@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from perf.accuracy import cases, pipeline_reader, rapidocr_engine, rapidocr_reader, summary
-from perf.harness import ROOT, photos
+from perf.harness import ROOT, photos, usable_cpus
 
 SYSTEMS = ("in-process", "rapidocr-960", "rapidocr-default")
 
@@ -49,12 +48,12 @@ def sequential(call: Callable, images: list, passes: int) -> dict[str, float]:
             "p99_ms": 1000 * float(np.percentile(latencies, 99))}
 
 
-def in_process_pipeline():
-    """This package's pipeline as one process would run it: every predictor on all cores."""
+def in_process_pipeline(repository: Path = ROOT / "model_repository"):
+    """This package's pipeline as one process would run it: every predictor on all the cores
+    this process may use."""
     from paddle_python.pipeline import OcrPipeline, PipelineConfig
 
-    repository = ROOT / "model_repository"
-    config = PipelineConfig.from_repository(repository).for_one_process(os.cpu_count() or 1)
+    config = PipelineConfig.from_repository(repository).for_one_process(usable_cpus())
     return OcrPipeline(repository, config=config)
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 MODEL = "ocr"
 METADATA = {
@@ -105,10 +104,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8010)
     parser.add_argument("--model-repository", type=Path, default=ROOT / "model_repository")
     args = parser.parse_args()
-    from paddle_python.pipeline import OcrPipeline, PipelineConfig
+    from perf.baselines import in_process_pipeline
 
-    config = PipelineConfig.from_repository(args.model_repository).for_one_process(os.cpu_count() or 1)
-    pipeline = OcrPipeline(args.model_repository, config=config)
+    pipeline = in_process_pipeline(args.model_repository)
     server = ClassicServer(("127.0.0.1", args.port), make_handler(pipeline))
     print(f"classic server ready on 127.0.0.1:{args.port}", flush=True)
     try:

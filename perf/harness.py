@@ -32,6 +32,11 @@ PHOTOS = ROOT.parent / "shared" / "images"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (fewer than the machine's in a pinned run)."""
+    return len(os.sched_getaffinity(0))
+
+
 def photos() -> list[Path]:
     """The team's real photographs: the benchmark workload."""
     return sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
