@@ -93,14 +93,16 @@ def queue_delay(model: str, old: int, new: int) -> dict[str, dict[str, str]]:
 
 # Environment for the server (and so every stub) in a variant.
 ENVIRONMENTS: dict[str, dict[str, str]] = {
-    "malloc mmap threshold 1 MiB": {"MALLOC_MMAP_THRESHOLD_": str(2**20)},
-    "malloc mmap threshold 4 MiB": {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20)},
+    # The launcher's thresholds before 2026-11-28, in every process instead of the predictors'.
+    "malloc thresholds 64 MiB / 128 MiB everywhere": {
+        "MALLOC_MMAP_THRESHOLD_": str(64 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(128 * 2**20)},
 }
 
 VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "as configured": {},
     "one rec instance, det 2 / rec 2 threads": merge(threads(2, 2), instances("text_rec", 1)),
     "det 1 / rec 1 threads": threads(1, 1),
+    "one rec instance, det 1 / rec 2 threads": merge(threads(1, 2), instances("text_rec", 1)),
     "two rec instances on 2 threads": threads(2, 2),
     "rec widths 160..1280 (7)": rec_widths("160,320,480,640,800,960,1280"),
     "rec queue delay 2 ms": queue_delay("text_rec", 0, 2000),
@@ -110,8 +112,8 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
                                        queue_delay("text_cls", 1000, 0)),
     "rec BLS requests of at most 2 crops": parameter("ocr_postprocess", "bls_max_batch", 2),
     "rec runs without a width limit": parameter("text_rec", "max_batch_width", 0),
-    "malloc mmap threshold 1 MiB": {},
-    "malloc mmap threshold 4 MiB": {},
+    "rec runs of at most 1280 columns": parameter("text_rec", "max_batch_width", 1280),
+    "malloc thresholds 64 MiB / 128 MiB everywhere": {},
     "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
                                                      "count: 1, kind: KIND_CPU"}},
 }
