@@ -198,8 +198,7 @@ def test_safe_set_up_refuses_callers_without_certificate_or_admin_header(tmp_pat
 def test_server_env_fixes_the_malloc_thresholds_unless_told_otherwise():
     dist = server.TritonDistribution.find()
     env = server.server_env(dist, {})
-    assert env["MALLOC_MMAP_THRESHOLD_"] == str(64 * 2**20)
-    assert env["MALLOC_TRIM_THRESHOLD_"] == str(128 * 2**20)
+    assert env["MALLOC_MMAP_THRESHOLD_"] == str(4 * 2**20)
     mine = {"MALLOC_MMAP_THRESHOLD_": "65536"}
     assert server.server_env(dist, mine)["MALLOC_MMAP_THRESHOLD_"] == "65536"
 

@@ -180,3 +180,35 @@ def test_a_predictor_runs_without_importing_the_paddle_framework(repository):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+ALLOCATOR_PROBE = """
+import ctypes
+from paddle_python.predictor import keep_activations_in_heap
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+
+def mapped_by(size):
+    before = libc.mallinfo2().hblkhd
+    libc.malloc(size)
+    return libc.mallinfo2().hblkhd - before
+
+block = 16 * 2**20
+print(mapped_by(block) >= block, keep_activations_in_heap(), mapped_by(block) >= block)
+"""
+
+
+def test_a_predictor_process_keeps_paddle_activations_in_its_heap():
+    """Under the launcher's 4 MiB threshold a 16 MiB block gets a mapping of its own; in a
+    process that runs predictors it comes from the heap (PP-OCRv5's per-run activations)."""
+    env = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], capture_output=True,
+                          text=True, env=env, check=True)
+    assert done.stdout.split() == ["True", "True", "False"], done.stdout + done.stderr

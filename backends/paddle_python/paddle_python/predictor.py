@@ -8,6 +8,7 @@ refuses to enable them.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.machinery
 import importlib.util
 import signal
@@ -25,6 +26,28 @@ from .errors import InputError
 from .model_files import model_files
 
 BINDINGS = "paddle.base.libpaddle"  # Paddle's C++ extension: Paddle Inference lives in it
+
+
+# glibc's mallopt parameters (malloc.h).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+# PaddleOCR 3.x (PIR) programs allocate their activations afresh on every run. Under the
+# launcher's 4 MiB mmap threshold (which keeps image-sized arrays from fragmenting the other
+# processes' heaps: server.MALLOC_ENV) each of those blocks would be mapped, faulted in and
+# returned on every run: PP-OCRv5 detection 2.5x and recognition 1.5-2x slower
+# (perf/results/engines-2026-11-28.md). A process running a predictor keeps blocks up to
+# 64 MiB in its heap instead, and up to 128 MiB of that heap free before trimming it.
+PREDICTOR_MMAP_THRESHOLD = 64 * 2**20
+PREDICTOR_TRIM_THRESHOLD = 128 * 2**20
+
+
+def keep_activations_in_heap() -> bool:
+    """Set this process's allocator thresholds for running predictors (above); False where
+    the C library has no ``mallopt`` or refuses them (not glibc)."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, PREDICTOR_MMAP_THRESHOLD)
+                and mallopt(M_TRIM_THRESHOLD, PREDICTOR_TRIM_THRESHOLD))
 
 
 def paddle_inference() -> ModuleType:
@@ -194,6 +217,7 @@ class Predictor:
     def __init__(self, model_dir: str | Path, options: PredictorOptions = PredictorOptions(),
                  device: Device = Device()):
         self.options = options
+        keep_activations_in_heap()
         # OpenVINO writes its compiled model into Paddle's cache directory while the predictor
         # is created (by default the working directory, read-only in a container) and does
         # not read it again: a private directory, removed at once.

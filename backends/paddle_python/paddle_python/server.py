@@ -60,13 +60,13 @@ WATCH_INTERVAL_S = 0.5  # how often the launcher checks that every stub is alive
 RESTART_LIMIT = 5  # restarts allowed within RESTART_WINDOW_S before the launcher gives up
 RESTART_WINDOW_S = 600.0
 # glibc raises its mmap threshold each time a large block is freed, after which image-sized
-# arrays come from the heap and fragment it: each Paddle stub grew by 50-120 MB under load
-# (perf/results/memory-2026-11-22.md). Fixed thresholds bound that. They are 64 MiB (blocks
-# above get their own mapping, returned when freed) and 128 MiB of free heap kept before it
-# is trimmed, not the 4 MiB used with PP-OCRv4: PaddleOCR 3.x (PIR) programs allocate their
-# activations afresh on every run, and mapping and faulting them in each time made PP-OCRv5
-# detection 2.5x and recognition 1.5-2x slower (perf/results/engines-2026-11-28.md).
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(128 * 2**20)}
+# arrays come from the heap and fragment it: each stub grew by 50-120 MB under load
+# (perf/results/memory-2026-11-22.md). A fixed 4 MiB threshold bounds that: larger blocks get
+# their own mapping, returned when freed. Processes that run a Paddle predictor raise theirs
+# for Paddle's activations (predictor.keep_activations_in_heap); with 64 MiB everywhere
+# tritonserver and the pre- and post-processing stubs held 0.5 GB more under load
+# (perf/results/memory-2026-11-28.md).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20)}
 
 
 @dataclass(frozen=True)
