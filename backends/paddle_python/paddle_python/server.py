@@ -28,23 +28,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .frontdoor import (
-    DEFAULT_BODY_TIMEOUT_S,
-    DEFAULT_HEAD_TIMEOUT_S,
-    DEFAULT_KEEPALIVE_TIMEOUT_S,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_MAX_HEADERS,
-    DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_MAX_URL_BYTES,
-    UPSTREAM_HOST,
-    FrontDoor,
-    FrontDoorOptions,
-    Limits,
-)
+from .frontdoor import DEFAULT_MAX_REQUEST_BYTES, UPSTREAM_HOST, FrontDoor, FrontDoorOptions, Limits
 
 SHM_DIR = Path("/dev/shm")
 SHM_DEFAULT_BYTES = 64 * 1024 * 1024  # per stub; regions grow by the same step when needed
@@ -59,6 +46,18 @@ TRITON_ROOT_ENV = "OCR_TRITON_ROOT"
 WATCH_INTERVAL_S = 0.5  # how often the launcher checks that every stub is alive
 RESTART_LIMIT = 5  # restarts allowed within RESTART_WINDOW_S before the launcher gives up
 RESTART_WINDOW_S = 600.0
+# The launcher flag (--head-timeout, ...) for each of the front doors' limits says this.
+LIMIT_HELP = {
+    "head_timeout": "seconds for a request head to arrive, from the connection or from its "
+                    "first byte; then 408",
+    "body_timeout": "seconds a request body may pause between two reads; then 408",
+    "keepalive_timeout": "seconds an idle connection is kept open (HTTP keep-alive, gRPC idle "
+                         "connections)",
+    "max_connections": "open connections per door; HTTP beyond it gets 503",
+    "max_url_bytes": "longest request target (path and query); then 414",
+    "max_header_bytes": "longest header, name and value (also gRPC metadata in all); then 431",
+    "max_headers": "most headers in a request; then 431",
+}
 # glibc raises its mmap threshold each time a large block is freed, after which image-sized
 # arrays come from the heap and fragment it: each stub grew by 50-120 MB under load
 # (perf/results/memory-2026-11-22.md). A fixed 4 MiB threshold bounds that: larger blocks get
@@ -168,26 +167,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="largest HTTP body or gRPC message accepted (default 64 MiB)")
     limits = parser.add_argument_group(
         "client timeouts and caps (the front doors; HTTP answers 408, 414, 431 or 503)")
-    limits.add_argument("--head-timeout", type=float, default=DEFAULT_HEAD_TIMEOUT_S,
-                        help="seconds for a request head to arrive, from the connection or from "
-                             f"its first byte; then 408 (default {DEFAULT_HEAD_TIMEOUT_S:g})")
-    limits.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT_S,
-                        help="seconds a request body may pause between two reads; then 408 "
-                             f"(default {DEFAULT_BODY_TIMEOUT_S:g})")
-    limits.add_argument("--keepalive-timeout", type=float, default=DEFAULT_KEEPALIVE_TIMEOUT_S,
-                        help="seconds an idle connection is kept open (HTTP keep-alive, gRPC "
-                             f"idle connections; default {DEFAULT_KEEPALIVE_TIMEOUT_S:g})")
-    limits.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
-                        help="open connections per door; HTTP beyond it gets 503 "
-                             f"(default {DEFAULT_MAX_CONNECTIONS})")
-    limits.add_argument("--max-url-bytes", type=int, default=DEFAULT_MAX_URL_BYTES,
-                        help=f"longest request target (path and query); then 414 "
-                             f"(default {DEFAULT_MAX_URL_BYTES})")
-    limits.add_argument("--max-header-bytes", type=int, default=DEFAULT_MAX_HEADER_BYTES,
-                        help="longest header, name and value (also gRPC metadata in all); then "
-                             f"431 (default {DEFAULT_MAX_HEADER_BYTES})")
-    limits.add_argument("--max-headers", type=int, default=DEFAULT_MAX_HEADERS,
-                        help=f"most headers in a request; then 431 (default {DEFAULT_MAX_HEADERS})")
+    for limit in fields(Limits):
+        limits.add_argument("--" + limit.name.replace("_", "-"), type=type(limit.default),
+                            default=limit.default,
+                            help=f"{LIMIT_HELP[limit.name]} (default {limit.default:g})")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate: HTTPS and gRPC over TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument("--tls-ca", type=Path,
@@ -202,10 +185,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def limits(args: argparse.Namespace) -> Limits:
     """The front doors' timeouts and caps from the command line."""
-    return Limits(head_timeout=args.head_timeout, body_timeout=args.body_timeout,
-                  keepalive_timeout=args.keepalive_timeout, max_connections=args.max_connections,
-                  max_url_bytes=args.max_url_bytes, max_header_bytes=args.max_header_bytes,
-                  max_headers=args.max_headers)
+    return Limits(**{limit.name: getattr(args, limit.name) for limit in fields(Limits)})
 
 
 def is_loopback(host: str) -> bool:
