@@ -4,7 +4,7 @@ import pytest
 
 from paddle_python import metrics
 from paddle_python.errors import InputError
-from paddle_python.pipeline import OcrPipeline, PipelineConfig
+from paddle_python.pipeline import ONE_PROCESS_MAX_BATCH_WIDTH, OcrPipeline, PipelineConfig
 from tests.support.render import CHINESE, LATIN, blank, render, squash
 
 
@@ -43,6 +43,8 @@ def test_one_process_config_gives_every_predictor_the_cores_and_no_onednn_cache_
     for options in (alone.det_predictor, alone.cls_predictor, alone.rec_predictor):
         assert options.cpu_threads == 3 and options.onednn_cache_capacity == 0
     assert alone.rec_predictor.batch_sizes == served.rec_predictor.batch_sizes
+    assert alone.rec_predictor.max_batch_width == ONE_PROCESS_MAX_BATCH_WIDTH
+    assert served.rec_predictor.max_batch_width < ONE_PROCESS_MAX_BATCH_WIDTH
 
 
 def test_a_lent_recorder_sees_every_stage_by_the_served_names(pipeline):
