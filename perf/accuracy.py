@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ import numpy as np
 
 from paddle_python.pipeline import OcrPipeline, PipelineConfig
 from paddle_python.weights import DEFAULT_PACK
-from perf.harness import REPOSITORY, RESULTS, WORK, serve, server_rss_mb
+from perf.harness import REPOSITORY, RESULTS, WORK, serve, server_rss_mb, usable_cpus
 from tests.support.calls import ocr
 from tests.support.labelled import labelled_cases
 from tests.support.pages import Case, page_cases, upside_down_cases
@@ -120,6 +121,10 @@ def rapidocr_engine(served_sizing: bool):
     from rapidocr import RapidOCR
 
     params = {"Global.log_level": "warning"}
+    if usable_cpus() < (os.cpu_count() or 1):
+        # A pinned run (perf.run --cpus): onnxruntime places its default threads on every
+        # core of the machine whatever the process may use; as many threads as allowed cores.
+        params["EngineConfig.onnxruntime.intra_op_num_threads"] = usable_cpus()
     if served_sizing:
         resize = PipelineConfig.from_repository(REPOSITORY).resize
         params.update({"Det.limit_side_len": resize.det_limit_side_len,
