@@ -77,7 +77,6 @@ CHUNK_BYTES = 256 * 1024  # largest single read while streaming bodies
 UNLIMITED = -1  # gRPC channel option value: no message size limit
 RECONNECT_BACKOFF_MS = 250  # first retry of a lost upstream connection
 MAX_RECONNECT_BACKOFF_MS = 1000  # and the longest wait between retries
-GRPC_MAX_CONCURRENT_STREAMS = 100  # per HTTP/2 connection (RFC 9113 suggests at least 100)
 MAX_CACHED_METHODS = 64  # Triton has about 30; callers' made-up names must not grow memory
 STREAM_METHOD_SUFFIX = "/ModelStreamInfer"  # Triton's only streaming method
 RESERVED_METADATA_PREFIXES = (":", "grpc-")  # transport metadata gRPC sets itself
@@ -676,15 +675,16 @@ async def _abort(context: grpc.aio.ServicerContext, exc: grpc.aio.AioRpcError) -
 
 
 def grpc_server_options(options: FrontDoorOptions) -> list[tuple[str, int]]:
-    """The HTTP door's limits where gRPC has them: size, streams per connection, the
-    handshake (its "head"), idle connections and metadata size. gRPC has no per-read body
-    timeout; the connection cap is a cap on calls in progress (``grpc.aio.server``'s
-    ``maximum_concurrent_rpcs``: grpcio 1.85 accepted connections past
-    ``grpc.max_allowed_incoming_connections`` when tried here)."""
+    """The HTTP door's limits where gRPC has them: size, the handshake (its "head"), idle
+    connections and metadata size. gRPC has no per-read body timeout; the connection cap is a
+    cap on calls in progress (``grpc.aio.server``'s ``maximum_concurrent_rpcs``: grpcio 1.85
+    accepted connections past ``grpc.max_allowed_incoming_connections`` when tried here).
+    Streams per connection are not capped: a client's burst opened before it reads the
+    server's limit is refused with a bare RST_STREAM (seen with 300 calls on one channel)
+    instead of reaching Triton's queue, which answers UNAVAILABLE with the reason."""
     limits = options.limits
     return [("grpc.max_receive_message_length", options.max_request_bytes),
             ("grpc.max_send_message_length", UNLIMITED),
-            ("grpc.max_concurrent_streams", GRPC_MAX_CONCURRENT_STREAMS),
             ("grpc.server_handshake_timeout_ms", int(limits.head_timeout * 1000)),
             ("grpc.max_connection_idle_ms", int(limits.keepalive_timeout * 1000)),
             ("grpc.max_metadata_size", limits.max_header_bytes),
