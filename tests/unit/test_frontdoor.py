@@ -21,6 +21,7 @@ from tritonclient.utils import InferenceServerException
 from paddle_python.frontdoor import DEFAULT_MAX_HEADER_BYTES, FrontDoor, FrontDoorOptions
 from tests.support.certs import Certs, make_certs
 from tests.support.server import RunningServer, free_ports, start_server
+from tests.support.wire import ECHO_JSON, HEALTH, Wire, infer
 
 ECHO = Path(__file__).parent / "echo_repository"
 LIMIT = 1024 * 1024  # small, so over- and under-limit requests stay cheap
@@ -156,41 +157,6 @@ def _infer_http_of_size(client: httpclient.InferenceServerClient, size: int):
     return reply, actual
 
 
-def _raw(door: FrontDoor) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", door.http_port), timeout=TIMEOUT)
-
-
-def _read_response(sock: socket.socket) -> tuple[int, bytes]:
-    """Status and body of one Content-Length framed response."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed after {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
-    while len(body) < length:
-        body += sock.recv(65536)
-    return int(head.split()[1]), body
-
-
-def _closed(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-
-
-ECHO_BODY = json.dumps({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32",
-                                    "data": [1, 2]}]}).encode()
-
-
-def _infer_head(length: int, extra: str = "") -> bytes:
-    return (f"POST /v2/models/echo/infer HTTP/1.1\r\nHost: door\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {length}\r\n{extra}\r\n").encode()
-
-
 # --- options --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("tls, message", [
@@ -241,7 +207,7 @@ def test_http_keeps_the_connection_alive(door):
     assert reply.status == 200
     first = connection.sock
     for _ in range(3):
-        connection.request("POST", "/v2/models/echo/infer", body=ECHO_BODY)
+        connection.request("POST", "/v2/models/echo/infer", body=ECHO_JSON)
         reply = connection.getresponse()
         assert reply.status == 200
         assert json.loads(reply.read())["outputs"][0]["data"] == [2, 4]
@@ -292,13 +258,14 @@ def test_http_body_at_the_limit_passes(door):
 
 
 def test_http_413_is_triton_json(door):
-    with _raw(door) as sock:
-        sock.sendall(_infer_head(LIMIT + 1, "Expect: 100-continue\r\n"))
-        status, body = _read_response(sock)
-        assert status == 413
-        assert json.loads(body) == {
+    with Wire(door) as wire:
+        wire.send(infer(b"", LIMIT + 1, b"Expect: 100-continue\r\n"))
+        reply = wire.response()
+        assert reply.status == 413
+        assert json.loads(reply.body) == {
             "error": f"request body of {LIMIT + 1} bytes exceeds the limit of {LIMIT} bytes"}
-        assert _closed(sock)
+        wire.closed_within(TIMEOUT)
+        assert wire.buffer == b""
 
 
 def test_grpc_message_over_the_limit_is_resource_exhausted(door):
@@ -319,36 +286,36 @@ def test_grpc_message_just_under_the_limit_passes(door):
 # --- what the door answers itself -----------------------------------------------------------
 
 def test_chunked_request_is_411(door):
-    with _raw(door) as sock:
-        sock.sendall(b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: door\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
-        status, body = _read_response(sock)
-    assert status == 411 and "Content-Length" in json.loads(body)["error"]
+    with Wire(door) as wire:
+        wire.send(b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: door\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        reply = wire.response()
+    assert reply.status == 411 and "Content-Length" in json.loads(reply.body)["error"]
 
 
 def test_oversized_head_is_431(door):
-    with _raw(door) as sock:
-        sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nX-Big: " + b"a" * DEFAULT_MAX_HEADER_BYTES
-                     + b"\r\n\r\n")
-        status, body = _read_response(sock)
-    assert status == 431 and "error" in json.loads(body)
+    with Wire(door) as wire:
+        wire.send(b"GET /v2/health/ready HTTP/1.1\r\nX-Big: " + b"a" * DEFAULT_MAX_HEADER_BYTES
+                  + b"\r\n\r\n")
+        reply = wire.response()
+    assert reply.status == 431 and "error" in json.loads(reply.body)
 
 
 def test_malformed_request_is_400(door):
-    with _raw(door) as sock:
-        sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nX-Bad : smuggled\r\n\r\n")
-        status, _ = _read_response(sock)
-    assert status == 400
+    with Wire(door) as wire:
+        wire.send(b"GET /v2/health/ready HTTP/1.1\r\nX-Bad : smuggled\r\n\r\n")
+        reply = wire.response()
+    assert reply.status == 400
 
 
 def test_expect_100_continue_reaches_the_client(door):
-    with _raw(door) as sock:
-        sock.sendall(_infer_head(len(ECHO_BODY), "Expect: 100-continue\r\n"))
-        interim = sock.recv(1024)
+    with Wire(door) as wire:
+        wire.send(infer(b"", len(ECHO_JSON), b"Expect: 100-continue\r\n"))
+        interim = wire.sock.recv(1024)
         assert interim.startswith(b"HTTP/1.1 100"), interim
-        sock.sendall(ECHO_BODY)
-        status, body = _read_response(sock)
-    assert status == 200 and json.loads(body)["outputs"][0]["data"] == [2, 4]
+        wire.send(ECHO_JSON)
+        reply = wire.response()
+    assert reply.status == 200 and json.loads(reply.body)["outputs"][0]["data"] == [2, 4]
 
 
 # --- Triton's answers and headers pass through ----------------------------------------------
@@ -440,9 +407,9 @@ def test_stop_closes_idle_connections_at_once(triton):
     door = FrontDoor(_options(triton))
     door.start()
     try:
-        idle = _raw(door)
-        idle.sendall(b"GET /v2/health/ready HTTP/1.1\r\nHost: door\r\n\r\n")
-        assert _read_response(idle)[0] == 200
+        idle = Wire(door)
+        idle.send(HEALTH)
+        assert idle.response().status == 200
         grpc_client = _grpc(door)
         assert grpc_client.is_server_ready()
         started = time.monotonic()
@@ -450,13 +417,14 @@ def test_stop_closes_idle_connections_at_once(triton):
         assert time.monotonic() - started < PROMPT
     finally:
         door.stop()  # does nothing once stopped
-    assert _closed(idle)
-    idle.close()
+    idle.closed_within(TIMEOUT)
+    assert idle.buffer == b""
+    idle.sock.close()
     with pytest.raises(InferenceServerException):
         grpc_client.is_server_ready(client_timeout=TIMEOUT)
     grpc_client.close()
     with pytest.raises(ConnectionRefusedError):
-        _raw(door)
+        Wire(door)
 
 
 IN_TRITON_S = 1.5  # how long the echo model holds a request asked to wait (``delay_s``)
@@ -470,23 +438,24 @@ def test_stop_lets_a_request_in_triton_finish_and_refuses_an_upload(triton):
     door = FrontDoor(_options(triton))
     door.start()
     stopping = threading.Thread(target=door.stop, args=(30,))
-    with _raw(door) as inside, _raw(door) as uploading:
+    with Wire(door) as inside, Wire(door) as uploading:
         try:
-            inside.sendall(_infer_head(len(SLOW_BODY)) + SLOW_BODY)
-            uploading.sendall(_infer_head(len(ECHO_BODY)) + ECHO_BODY[:10])
+            inside.send(infer(SLOW_BODY))
+            uploading.send(infer(ECHO_JSON[:10], len(ECHO_JSON)))
             time.sleep(0.3)  # both heads are through the door; one request is inside Triton
         finally:
             started = time.monotonic()
             stopping.start()
-        status, body = _read_response(uploading)
-        assert status == 503 and "shutting down" in json.loads(body)["error"]
+        reply = uploading.response()
+        assert reply.status == 503 and "shutting down" in json.loads(reply.body)["error"]
         assert time.monotonic() - started < PROMPT, "an upload must not wait for the drain"
         assert stopping.is_alive(), "stop() should wait for the request inside Triton"
-        status, body = _read_response(inside)
-        assert status == 200 and json.loads(body)["outputs"][0]["data"] == [2, 4]
+        reply = inside.response()
+        assert reply.status == 200 and json.loads(reply.body)["outputs"][0]["data"] == [2, 4]
         stopping.join(PROMPT)
         assert not stopping.is_alive(), "stop() should return once the response is sent"
-        assert _closed(inside)
+        inside.closed_within(TIMEOUT)
+        assert inside.buffer == b""
 
 
 def test_grpc_refuses_new_calls_after_stop(triton):

@@ -12,7 +12,6 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -22,6 +21,7 @@ import tritonclient.grpc as grpcclient
 
 from paddle_python.frontdoor import FrontDoor, FrontDoorOptions, Limits
 from tests.support.server import RunningServer, alive, free_ports, start_server
+from tests.support.wire import ECHO_JSON, HEALTH, READ_TIMEOUT, Wire, infer
 
 ECHO = Path(__file__).parent / "echo_repository"
 LIMITS = Limits(head_timeout=1.0, body_timeout=1.0, keepalive_timeout=1.5, max_connections=8,
@@ -29,19 +29,6 @@ LIMITS = Limits(head_timeout=1.0, body_timeout=1.0, keepalive_timeout=1.5, max_c
 MAX_BODY = 64 * 1024
 SLACK = 1.5  # seconds a timeout may overrun (timers, a loaded 2-core machine)
 LINGER = 3.0  # the door lingers up to 2 s after a refusal before it closes
-READ_TIMEOUT = 10.0  # no test may wait longer than this for a byte
-HEALTH = b"GET /v2/health/ready HTTP/1.1\r\nHost: door\r\n\r\n"
-ECHO_JSON = json.dumps({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32",
-                                    "data": [1, 2]}]}).encode()
-
-
-def infer(body: bytes = ECHO_JSON, length: int | None = None, extra: bytes = b"") -> bytes:
-    size = len(body) if length is None else length
-    return (b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: door\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n%b\r\n" % (size, extra)
-            + body)
-
-
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory) -> Iterator[RunningServer]:
     running = start_server(ECHO, tmp_path_factory.mktemp("hostile") / "server.log", timeout=120)
@@ -56,72 +43,6 @@ def door(triton) -> Iterator[FrontDoor]:
                                triton.grpc_port, max_request_bytes=MAX_BODY, limits=LIMITS)
     with FrontDoor(options) as running:
         yield running
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def error(self) -> str:
-        assert self.headers.get("content-type", "").startswith("application/json"), self
-        return json.loads(self.body)["error"]
-
-
-class Wire:
-    """A raw client connection that reads Content-Length framed responses, in order."""
-
-    def __init__(self, door: FrontDoor) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", door.http_port), timeout=READ_TIMEOUT)
-        self.buffer = b""
-
-    def __enter__(self) -> Wire:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError(f"connection closed after {self.buffer[:200]!r}")
-        self.buffer += chunk
-
-    def response(self) -> Response:
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        assert "transfer-encoding" not in headers, head
-        length = int(headers.get("content-length", "0"))
-        while len(self.buffer) < length:
-            self._fill()
-        body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return Response(int(lines[0].split()[1]), headers, body)
-
-    def closed_within(self, seconds: float) -> float:
-        """Seconds until the door closed the connection (nothing more may arrive)."""
-        started = time.monotonic()
-        self.sock.settimeout(seconds)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                self.buffer += chunk
-        except ConnectionResetError:
-            pass
-        except socket.timeout:
-            raise AssertionError(f"still open after {seconds} s") from None
-        return time.monotonic() - started
 
 
 def served(door: FrontDoor) -> None:
