@@ -68,6 +68,7 @@ TLS_HANDSHAKE_SECONDS = 10.0  # a client that does not finish its handshake is d
 LINGER_SECONDS = 2.0  # after a refusal, how long input is read and discarded before closing
 EXIT_GRACE_SECONDS = 5.0  # what leaving a ``with FrontDoor(...)`` block gives requests in flight
 CLOSE_SECONDS = 1.0  # how long closing may wait for connections to go after they are aborted
+CLOSE_POLL_SECONDS = 0.01  # how often a stop looks whether the connections have gone
 # aiohttp's own idle close would also cut a slowly arriving head short, without an answer:
 # it is pushed out of the way and ``_Connection`` keeps both timers itself.
 AIOHTTP_IDLE_BACKSTOP_S = 24 * 3600.0
@@ -586,17 +587,19 @@ class HttpDoor:
             self._listener.close()
         for connection in list(self.connections):
             connection.drain()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        while self.connections and loop.time() < deadline:
-            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+        await self._until_closed(grace)
         for connection in list(self.connections):
             connection.force_close()
-        deadline = loop.time() + CLOSE_SECONDS
-        while self.connections and loop.time() < deadline:
-            await asyncio.sleep(0.01)
+        await self._until_closed(CLOSE_SECONDS)
         if self._session is not None:
             await self._session.close()
+
+    async def _until_closed(self, seconds: float) -> None:
+        """Wait until every client connection has gone, or ``seconds`` have passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(min(CLOSE_POLL_SECONDS, max(0.0, deadline - loop.time())))
 
 
 # --- gRPC -----------------------------------------------------------------------------------
