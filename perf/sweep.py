@@ -114,6 +114,8 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "rec runs without a width limit": parameter("text_rec", "max_batch_width", 0),
     "rec runs of at most 1280 columns": parameter("text_rec", "max_batch_width", 1280),
     "malloc thresholds 64 MiB / 128 MiB everywhere": {},
+    "rec and cls keep 128 MiB of free heap": merge(parameter("text_rec", "heap_trim_mb", 128),
+                                                   parameter("text_cls", "heap_trim_mb", 128)),
     "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
                                                      "count: 1, kind: KIND_CPU"}},
 }

@@ -135,6 +135,16 @@ def test_a_pir_program_is_planned_without_memory_optim():
     assert "enable_memory_optim" not in calls(config_plan(PredictorOptions(), Device(), pir=True))
 
 
+def test_a_pir_program_asked_for_openvino_is_planned_on_onednn():
+    # Paddle 3.2 runs a PIR program on oneDNN whatever the config asks: the plan says so.
+    options = PredictorOptions(cpu_engine="openvino", cpu_precision="bf16")
+    pir = calls(config_plan(options, Device(), pir=True))
+    assert "enable_openvino_engine" not in pir
+    assert "enable_mkldnn" in pir and "enable_mkldnn_bfloat16" in pir
+    assert "set_mkldnn_cache_capacity" not in pir
+    assert calls(config_plan(options, Device()))["enable_openvino_engine"] == ("bf16",)
+
+
 @pytest.mark.gpu
 def test_gpu_predictor_runs_on_a_gpu(repository):
     paddle = pytest.importorskip("paddle")
@@ -201,8 +211,35 @@ def mapped_by(size):
     return libc.mallinfo2().hblkhd - before
 
 block = 16 * 2**20
-print(mapped_by(block) >= block, keep_activations_in_heap(), mapped_by(block) >= block)
+print(mapped_by(block) >= block, keep_activations_in_heap(32), mapped_by(block) >= block)
 """
+
+
+TRIM_PROBE = ALLOCATOR_PROBE.rsplit("block = ", 1)[0] + """
+import sys
+libc.free.argtypes = [ctypes.c_void_p]
+
+def kept_after_free(size):
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    before = libc.mallinfo2().arena
+    libc.free(block)
+    return libc.mallinfo2().arena >= before
+
+for trim_mb in map(int, sys.argv[1:]):
+    keep_activations_in_heap(trim_mb)
+print(kept_after_free(48 * 2**20))
+"""
+
+
+@pytest.mark.parametrize("asked,kept", [((32,), False), ((128,), True), ((128, 32), True)])
+def test_a_predictor_process_keeps_the_free_heap_its_predictors_ask_for(asked, kept):
+    """48 MiB freed at the top of the heap go back to the system above a 32 MiB trim
+    threshold and stay under 128; a process holding several predictors keeps the largest."""
+    env = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", TRIM_PROBE, *map(str, asked)],
+                          capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == [str(kept)], done.stdout + done.stderr
 
 
 def test_a_predictor_process_keeps_paddle_activations_in_its_heap():

@@ -60,6 +60,22 @@ def test_ctc_merges_repeats_and_drops_blanks():
     assert scores[0] == pytest.approx(np.mean([0.9, 0.9, 0.8, 0.9]))  # the kept steps only
 
 
+def test_ctc_best_paths_of_separate_runs_decode_together():
+    # text_rec reduces each predictor run to its best path (n x T x 2) and decodes a whole
+    # batch at once: the same texts and scores as decoding the probabilities, with the last
+    # of 18385 classes kept exactly.
+    classes = ["<blank>", *(f"c{i}" for i in range(1, 18384)), " "]
+    decoder = CtcDecoder(classes)
+    first, second = one_hot([18384, 0, 3], classes=len(classes)), one_hot([5, 5, 7],
+                                                                          classes=len(classes))
+    paths = np.concatenate([decoder.best_path(first), decoder.best_path(second)])
+    assert paths.shape == (2, 3, 2)
+    texts, scores = decoder.decode(paths)
+    assert texts == [" c3", "c5c7"]
+    both = decoder(np.concatenate([first, second]))
+    assert texts == both[0] and scores == pytest.approx(both[1])
+
+
 def test_ctc_empty_line_scores_zero_and_class_mismatch_is_an_error():
     decoder = CtcDecoder(["<blank>", "a", "b", "c", " "])
     assert decoder(one_hot([0, 0, 0])) == ([""], pytest.approx(np.zeros(1)))

@@ -225,5 +225,6 @@ class OcrPipeline:
         return classification.decode(probs)
 
     async def _recognize(self, batch: np.ndarray) -> tuple[list[str], np.ndarray]:
-        (probs,) = run_batched([batch], self.rec, self.config.rec_predictor.batch_sizes_for)
-        return self.decoder(probs)
+        (paths,) = run_batched([batch], lambda x: self.decoder.best_path(self.rec(x)),
+                               self.config.rec_predictor.batch_sizes_for)
+        return self.decoder.decode(paths)

@@ -35,19 +35,23 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 # processes' heaps: server.MALLOC_ENV) each of those blocks would be mapped, faulted in and
 # returned on every run: PP-OCRv5 detection 2.5x and recognition 1.5-2x slower
 # (perf/results/engines-2026-11-28.md). A process running a predictor keeps blocks up to
-# 64 MiB in its heap instead, and up to 128 MiB of that heap free before trimming it.
+# 64 MiB in its heap instead, and the free heap its predictors' ``heap_trim_mb`` asks for.
 PREDICTOR_MMAP_THRESHOLD = 64 * 2**20
-PREDICTOR_TRIM_THRESHOLD = 128 * 2**20
+_heap_trim_mb = 0  # the largest trim threshold set in this process so far
 
 
-def keep_activations_in_heap() -> bool:
-    """Set this process's allocator thresholds for running predictors (above); False where
-    the C library has no ``mallopt`` or refuses them (not glibc)."""
+def keep_activations_in_heap(trim_mb: int) -> bool:
+    """Set this process's allocator thresholds for running predictors (above), keeping up to
+    ``trim_mb`` MiB of free heap (the largest any predictor of this process asked for: a
+    whole pipeline in one process keeps detection's). False where the C library has no
+    ``mallopt`` or refuses them (not glibc)."""
+    global _heap_trim_mb
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is None:
         return False
+    _heap_trim_mb = max(_heap_trim_mb, trim_mb)
     return bool(mallopt(M_MMAP_THRESHOLD, PREDICTOR_MMAP_THRESHOLD)
-                and mallopt(M_TRIM_THRESHOLD, PREDICTOR_TRIM_THRESHOLD))
+                and mallopt(M_TRIM_THRESHOLD, _heap_trim_mb * 2**20))
 
 
 def paddle_inference() -> ModuleType:
@@ -90,6 +94,10 @@ class PredictorOptions:
     # quantised with quantize/dequantize ops: perf/results/int8-2026-11-22.md)
     cpu_precision: str = "fp32"
     onednn_cache_capacity: int = 0  # 0: Paddle's default (no limit)
+    # Free heap (MiB) the process keeps before giving memory back: detection's activations
+    # come back every run (2 cores: 4-5% slower at 32), recognition's are small enough that
+    # 32 keeps its speed in 50-70 MB less per instance (perf/results/memory-2026-11-28.md).
+    heap_trim_mb: int = 128
     ir_optim: bool = True
     memory_optim: bool = True
     gpu_memory_mb: int = 500  # initial GPU memory pool
@@ -135,7 +143,8 @@ def config_plan(options: PredictorOptions, device: Device, input_name: str = "x"
                 pir: bool = False) -> list[tuple[str, tuple[Any, ...]]]:
     """The ``paddle.inference.Config`` method calls for these options on this device;
     ``pir``: the program is a PIR one (``inference.json``), for which Paddle 3.2 refuses
-    ``enable_memory_optim`` with every CPU engine ("Not find ... memory_optimize_pass")."""
+    ``enable_memory_optim`` with every CPU engine ("Not find ... memory_optimize_pass") and
+    runs oneDNN where OpenVINO is asked for."""
     plan: list[tuple[str, tuple[Any, ...]]] = []
     if device.kind == "GPU":
         plan.append(("enable_use_gpu", (options.gpu_memory_mb, device.device_id)))
@@ -167,9 +176,13 @@ def config_plan(options: PredictorOptions, device: Device, input_name: str = "x"
                              "or int8 with onednn")
         plan.append(("disable_gpu", ()))
         plan.append(("set_cpu_math_library_num_threads", (options.cpu_threads,)))
-        if options.cpu_engine == "openvino":
+        # Paddle 3.2 has no OpenVINO path for a PIR program: asked for one, it runs the
+        # program on oneDNN all the same (same passes, same speed; perf/results/engines-
+        # 2026-11-28.md). The plan says what runs.
+        engine = "onednn" if options.cpu_engine == "openvino" and pir else options.cpu_engine
+        if engine == "openvino":
             plan.append(("enable_openvino_engine", (options.cpu_precision,)))
-        elif options.cpu_engine == "onednn":
+        elif engine == "onednn":
             plan.append(("enable_mkldnn", ()))
             if options.onednn_cache_capacity > 0:
                 plan.append(("set_mkldnn_cache_capacity", (options.onednn_cache_capacity,)))
@@ -217,7 +230,7 @@ class Predictor:
     def __init__(self, model_dir: str | Path, options: PredictorOptions = PredictorOptions(),
                  device: Device = Device()):
         self.options = options
-        keep_activations_in_heap()
+        keep_activations_in_heap(options.heap_trim_mb)
         # OpenVINO writes its compiled model into Paddle's cache directory while the predictor
         # is created (by default the working directory, read-only in a container) and does
         # not read it again: a private directory, removed at once.

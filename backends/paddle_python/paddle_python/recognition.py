@@ -96,19 +96,30 @@ def check_input_height(model_config: dict, model_dir: str | Path) -> None:
 
 
 class CtcDecoder:
-    """Greedy CTC decoding: best class per time step, merge repeats, drop blanks."""
+    """Greedy CTC decoding: best class per time step, merge repeats, drop blanks.
+
+    In two steps, so that the ``n x T x C`` probabilities (PP-OCRv5: 18385 classes, 2.9 MB
+    per crop of width 320) are reduced where each predictor run makes them, and only the
+    ``n x T x 2`` best paths of a whole batch are kept together.
+    """
 
     def __init__(self, characters: list[str]):
         self.characters = characters
 
-    def __call__(self, probs: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """``n x T x C`` probabilities -> texts and mean confidence of the kept characters."""
+    def best_path(self, probs: np.ndarray) -> np.ndarray:
+        """``n x T x C`` probabilities -> ``n x T x 2``: the best class of each time step (a
+        float32 holds every index exactly) and its probability."""
         if probs.shape[-1] != len(self.characters):
             raise ValueError(
                 f"model has {probs.shape[-1]} classes, dictionary has {len(self.characters)}"
             )
         best = probs.argmax(axis=2)
         confidence = np.take_along_axis(probs, best[..., None], axis=2)[..., 0]
+        return np.stack([best.astype(np.float32), confidence.astype(np.float32)], axis=2)
+
+    def decode(self, paths: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """``best_path`` output -> texts and mean confidence of the kept characters."""
+        best, confidence = paths[..., 0].astype(np.int64), paths[..., 1]
         repeated = np.zeros_like(best, dtype=bool)
         repeated[:, 1:] = best[:, 1:] == best[:, :-1]
         keep = (best != 0) & ~repeated
@@ -118,3 +129,7 @@ class CtcDecoder:
             if keep[row].any():
                 scores[row] = confidence[row][keep[row]].mean()
         return texts, scores
+
+    def __call__(self, probs: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """``n x T x C`` probabilities -> texts and mean confidence of the kept characters."""
+        return self.decode(self.best_path(probs))

@@ -141,8 +141,11 @@ def predictor_responses(
     predictor: Predictor,
     outputs: Callable[[np.ndarray], Outputs],
     check: Callable[[np.ndarray], None] | None = None,
+    reduce: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[Any]:
-    """Run every request's input through one predictor in as few runs as shapes allow.
+    """Run every request's input through one predictor in as few runs as shapes allow;
+    ``reduce`` shrinks each run's output before the runs are put together (``outputs`` then
+    gets a request's reduced rows).
 
     A request whose input cannot be read, has a shape the predictor is not set up for, or
     that ``check`` refuses, fails alone; a failing predictor run fails the requests it held.
@@ -164,7 +167,7 @@ def predictor_responses(
             out = predictor(batch)
         if metrics.current() is not None:
             metrics.current().batch(len(batch))
-        return out
+        return out if reduce is None else reduce(out)
 
     try:
         for index, out in zip(owners, run_batched(arrays, run, predictor.options.batch_sizes_for)):

@@ -96,12 +96,14 @@ PACKS: dict[str, dict[str, int]] = {
     "ppocrv4-mobile": {"text_det": 1, "text_rec": 1, "text_cls": 1},
 }
 # pack -> model -> the config.pbtxt parameters chosen for its weights, by measurement on
-# 2 cores (perf/results/engines-2026-11-28.md): PP-OCRv5 detection runs as fast on oneDNN,
-# holding one shape's primitives, as on OpenVINO, in 250-350 MB less; PP-OCRv4 detection is
-# 20-25% faster on OpenVINO.
+# 2 cores (perf/results/engines-2026-11-28.md): PP-OCRv4 (2.x programs) runs 10-35% faster
+# on OpenVINO, 2x in detection; PP-OCRv5's PIR programs run on oneDNN whatever is asked
+# (Paddle 3.2), detection holding one shape's primitives in 250-350 MB less at the same speed.
 PACK_PARAMETERS: dict[str, dict[str, dict[str, str]]] = {
-    "ppocrv5-mobile": {"text_det": {"cpu_engine": "onednn", "onednn_cache_capacity": "1"}},
-    "ppocrv4-mobile": {"text_det": {"cpu_engine": "openvino", "onednn_cache_capacity": "0"}},
+    "ppocrv5-mobile": {"text_det": {"cpu_engine": "onednn", "onednn_cache_capacity": "1"},
+                       "text_rec": {"cpu_engine": "onednn"}},
+    "ppocrv4-mobile": {"text_det": {"cpu_engine": "openvino", "onednn_cache_capacity": "0"},
+                       "text_rec": {"cpu_engine": "openvino"}},
 }
 DEFAULT_PACK = "ppocrv5-mobile"
 PACK_MODELS = tuple(PACKS[DEFAULT_PACK])

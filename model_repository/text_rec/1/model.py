@@ -19,10 +19,10 @@ class TritonPythonModel:
 
     def execute(self, requests):
         return triton.predictor_responses(self.name, requests, "x", self.predictor,
-                                          self._outputs)
+                                          self._outputs, reduce=self.decoder.best_path)
 
-    def _outputs(self, probs):
-        texts, scores = self.decoder(probs)
+    def _outputs(self, paths):
+        texts, scores = self.decoder.decode(paths)
         return {"text": triton.strings(texts)[:, None], "score": scores[:, None]}
 
     def finalize(self):
