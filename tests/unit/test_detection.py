@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from paddle_python import detection
-from paddle_python.detection import DbOptions, DetResize
+from paddle_python.detection import DbOptions, DetNormalize, DetResize
 from paddle_python.errors import InputError
 
 
@@ -36,11 +36,25 @@ def test_bucket_side_takes_the_smallest_bucket_that_fits():
 
 def test_preprocess_pads_into_the_bucket_and_reports_sizes():
     image = np.full((300, 500, 3), 255, dtype=np.uint8)
-    tensor, det_shape = detection.preprocess(image, DetResize(det_bucket_sides=(320, 640)))
-    assert tensor.shape == (3, 320, 640) and tensor.dtype == np.float32
+    norm = DetNormalize()
+    tensor, det_shape = detection.preprocess(image, DetResize(det_bucket_sides=(320, 640)), norm)
+    assert tensor.shape == (3, 320, 640) and tensor.dtype == np.uint8  # a quarter of float32
     assert det_shape.tolist() == [300, 500, 288, 512]
-    assert np.all(tensor[:, 288:, :] == 0) and np.all(tensor[:, :, 512:] == 0)
-    assert tensor[:, :288, :512].min() > 1.5  # white, normalised
+    assert np.all(tensor[:, :288, :512] == 255)
+    # The detector normalises: the image white, the padding (the mean colour) about zero.
+    normalized = detection.normalize(tensor[None], norm)[0]
+    assert normalized.dtype == np.float32 and normalized[:, :288, :512].min() > 1.5
+    assert np.abs(normalized[:, 288:, :]).max() < 0.01
+    assert np.abs(normalized[:, :, 512:]).max() < 0.01
+
+
+def test_normalize_uses_the_detectors_statistics_per_channel():
+    batch = np.zeros((2, 3, 32, 32), np.uint8)
+    batch[:, 1] = 255
+    out = detection.normalize(batch, DetNormalize(det_mean=(0.5, 0.5, 0.0), det_std=(0.5, 0.25, 1.0)))
+    assert out.shape == batch.shape
+    assert out[:, 0] == pytest.approx(-1.0) and out[:, 1] == pytest.approx(2.0)
+    assert out[:, 2] == pytest.approx(0.0)
 
 
 def probability_map(shape, rects):

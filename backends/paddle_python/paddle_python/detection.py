@@ -1,11 +1,13 @@
 """Text detection around the DB (Differentiable Binarization) model.
 
-Pre-processing resizes the image so its sides are multiples of 32 within a side limit,
-normalises it, and pads it into a fixed *bucket* shape: Paddle with oneDNN keeps memory for
-every distinct input shape, so a handful of buckets keeps memory bounded and lets images of
-similar size share one batch. Post-processing turns the probability map into boxes:
-binarize, find contours, score each box on the map, expand it (unclip), scale it back to
-the original image, and sort lines top to bottom, then left to right.
+Pre-processing resizes the image so its sides are multiples of 32 within a side limit and
+pads it into a fixed *bucket* shape: Paddle with oneDNN keeps memory for every distinct input
+shape, so a handful of buckets keeps memory bounded and lets images of similar size share one
+batch. The detector's input stays uint8 until the detector's own process normalises it: a
+quarter of the float32 bytes in every shared-memory region it passes through.
+Post-processing turns the probability map into boxes: binarize, find contours, score each box
+on the map, expand it (unclip), scale it back to the original image, and sort lines top to
+bottom, then left to right.
 """
 
 from __future__ import annotations
@@ -28,15 +30,34 @@ _WHOLE_PAGE = 0.9  # share of the text (by length) that must lie one way to turn
 
 @dataclass(frozen=True)
 class DetResize:
-    """How an image is sized and normalised for the detector (``ocr_preprocess`` parameters;
-    the detector's ``inference.yml`` gives the defaults of the limit and the normalisation)."""
+    """How an image is sized for the detector (``ocr_preprocess`` parameters; the detector's
+    ``inference.yml`` gives the defaults of the limit)."""
 
     det_limit_side_len: int = 960
     det_limit_type: str = "max"  # "max": longest side <= limit; "min": shortest side >= limit
     det_bucket_sides: tuple[int, ...] = (320, 480, 640, 800, 960)
-    # The statistics the detector was trained with (ImageNet's), applied to BGR channels as-is.
+
+
+@dataclass(frozen=True)
+class DetNormalize:
+    """How the detector's uint8 input becomes the float32 it takes (``text_det`` parameters,
+    defaults from its ``inference.yml``): the statistics it was trained with (ImageNet's),
+    applied to BGR channels as-is."""
+
     det_mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     det_std: tuple[float, ...] = (0.229, 0.224, 0.225)
+
+    def padding(self) -> np.ndarray:
+        """The uint8 colour that normalises to (nearly) zero: bucket padding then reads as it
+        did when the padding was added after normalising (within 0.01)."""
+        return np.round(np.array(self.det_mean) * 255).astype(np.uint8)
+
+
+def normalize(batch: np.ndarray, opts: DetNormalize) -> np.ndarray:
+    """``n x 3 x H x W`` uint8 -> the detector's float32 input."""
+    mean = np.array(opts.det_mean, np.float32)[:, None, None]
+    std = np.array(opts.det_std, np.float32)[:, None, None]
+    return (batch.astype(np.float32) * np.float32(1.0 / 255.0) - mean) / std
 
 
 @dataclass(frozen=True)
@@ -89,17 +110,18 @@ def bucket_side(side: int, buckets: tuple[int, ...]) -> int:
     return math.ceil(side / _STRIDE) * _STRIDE
 
 
-def preprocess(image: np.ndarray, opts: DetResize) -> tuple[np.ndarray, np.ndarray]:
-    """BGR image -> (``3 x H x W`` float32 padded input, int32 ``[src_h, src_w, h, w]``)."""
+def preprocess(image: np.ndarray, opts: DetResize, norm: DetNormalize
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """BGR image -> (``3 x H x W`` uint8 bucket-padded input, int32 ``[src_h, src_w, h, w]``);
+    ``normalize`` makes it the detector's."""
     src_h, src_w = image.shape[:2]
     new_h, new_w = resized_shape(src_h, src_w, opts)
     resized = cv2.resize(image, (new_w, new_h))
-    mean, std = np.array(opts.det_mean, np.float32), np.array(opts.det_std, np.float32)
-    normalized = (resized.astype(np.float32) * (1.0 / 255.0) - mean) / std
     pad_h = bucket_side(new_h, opts.det_bucket_sides)
     pad_w = bucket_side(new_w, opts.det_bucket_sides)
-    tensor = np.zeros((3, pad_h, pad_w), dtype=np.float32)
-    tensor[:, :new_h, :new_w] = normalized.transpose(2, 0, 1)
+    tensor = np.empty((3, pad_h, pad_w), dtype=np.uint8)
+    tensor[:] = norm.padding()[:, None, None]
+    tensor[:, :new_h, :new_w] = resized.transpose(2, 0, 1)
     return tensor, np.array([src_h, src_w, new_h, new_w], dtype=np.int32)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from . import classification, detection, metrics, recognition
 from .batching import group_by_shape, run_batched
 from .classification import ClsOptions
-from .detection import DbOptions, DetResize
+from .detection import DbOptions, DetNormalize, DetResize
 from .imaging import ImageLimits, decode_image
 from .model_files import PaddleModels, read_described, served_dir
 from .options import load_model_config, read_options, with_parameters
@@ -133,6 +133,7 @@ class PipelineConfig:
     models: PaddleModels
     limits: ImageLimits
     resize: DetResize
+    norm: DetNormalize
     db: DbOptions
     cls: ClsOptions
     rec: RecOptions
@@ -149,11 +150,12 @@ class PipelineConfig:
         models, db, cls_opts, rec, _ = read_described(
             load_model_config(repo / "ocr_postprocess"), repo,
             DbOptions, ClsOptions, RecOptions, BlsOptions)
-        (det_p,) = read_options(load_model_config(repo / models.det_model), PredictorOptions)
+        _, det_p, norm = read_described(load_model_config(repo / models.det_model), repo,
+                                        PredictorOptions, DetNormalize)
         (cls_p,) = read_options(load_model_config(repo / models.cls_model), PredictorOptions)
         rec_p, ctc = read_options(load_model_config(repo / models.rec_model), PredictorOptions,
                                   CtcOptions)
-        return cls(models, limits, resize, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
+        return cls(models, limits, resize, norm, db, cls_opts, rec, ctc, det_p, cls_p, rec_p)
 
     def with_parameters(self, params: dict[str, str]) -> "PipelineConfig":
         """The same options with ``params`` (parameter name -> text, as ``config.pbtxt``
@@ -213,9 +215,9 @@ class OcrPipeline:
         """OCR one decoded BGR image."""
         c = self.config
         with metrics.stage("resize"):
-            tensor, det_shape = detection.preprocess(image, c.resize)
+            tensor, det_shape = detection.preprocess(image, c.resize, c.norm)
         with metrics.stage("detect"):
-            prob = self.det(tensor[None])[0]
+            prob = self.det(detection.normalize(tensor[None], c.norm))[0]
         return asyncio.run(
             read_text(image, prob, det_shape, c.db, c.cls, c.rec, self._classify, self._recognize)
         )

@@ -141,11 +141,13 @@ def predictor_responses(
     predictor: Predictor,
     outputs: Callable[[np.ndarray], Outputs],
     check: Callable[[np.ndarray], None] | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
     reduce: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[Any]:
     """Run every request's input through one predictor in as few runs as shapes allow;
-    ``reduce`` shrinks each run's output before the runs are put together (``outputs`` then
-    gets a request's reduced rows).
+    ``prepare`` makes each run's batch the predictor's input (text_det: uint8 -> float32, one
+    run at a time), ``reduce`` shrinks each run's output before the runs are put together
+    (``outputs`` then gets a request's reduced rows).
 
     A request whose input cannot be read, has a shape the predictor is not set up for, or
     that ``check`` refuses, fails alone; a failing predictor run fails the requests it held.
@@ -164,7 +166,7 @@ def predictor_responses(
             results[index] = error_response(exc, model)
     def run(batch: np.ndarray) -> np.ndarray:
         with metrics.stage("predict"):
-            out = predictor(batch)
+            out = predictor(batch if prepare is None else prepare(batch))
         if metrics.current() is not None:
             metrics.current().batch(len(batch))
         return out if reduce is None else reduce(out)

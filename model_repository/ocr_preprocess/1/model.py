@@ -2,7 +2,7 @@
 
 
 from paddle_python import detection, metrics, triton
-from paddle_python.detection import DetResize
+from paddle_python.detection import DetNormalize, DetResize
 from paddle_python.errors import InputError
 from paddle_python.imaging import ImageLimits, decode_image
 from paddle_python.model_files import read_described
@@ -13,8 +13,9 @@ class TritonPythonModel:
     def initialize(self, args):
         self.name = args["model_name"]
         metrics.setup(self.name)
-        _, self.limits, self.resize = read_described(
-            triton.model_config(args), triton.repository_root(args), ImageLimits, DetResize)
+        _, self.limits, self.resize, self.norm = read_described(
+            triton.model_config(args), triton.repository_root(args), ImageLimits, DetResize,
+            DetNormalize)
         detection.check_resize(self.resize)
 
     def execute(self, requests):
@@ -30,7 +31,7 @@ class TritonPythonModel:
         with metrics.stage("decode"):
             image = decode_image(data[0], self.limits)
         with metrics.stage("resize"):
-            tensor, det_shape = detection.preprocess(image, resize)
+            tensor, det_shape = detection.preprocess(image, resize, self.norm)
         return {"det_input": tensor[None], "det_shape": det_shape[None], "image_bgr": image[None]}
 
     def finalize(self):
