@@ -55,15 +55,15 @@ def one_hot(indices, classes=5):
 
 def test_ctc_merges_repeats_and_drops_blanks():
     decoder = CtcDecoder(["<blank>", "a", "b", "c", " "])
-    texts, scores = decoder(one_hot([1, 1, 0, 1, 2, 2, 0, 0, 3]))
+    texts, scores = decoder.decode(decoder.best_path(one_hot([1, 1, 0, 1, 2, 2, 0, 0, 3])))
     assert texts == ["aabc"]
     assert scores[0] == pytest.approx(np.mean([0.9, 0.9, 0.8, 0.9]))  # the kept steps only
 
 
 def test_ctc_best_paths_of_separate_runs_decode_together():
     # text_rec reduces each predictor run to its best path (n x T x 2) and decodes a whole
-    # batch at once: the same texts and scores as decoding the probabilities, with the last
-    # of 18385 classes kept exactly.
+    # batch at once: the same texts and scores as the runs' probabilities taken together,
+    # with the last of 18385 classes kept exactly.
     classes = ["<blank>", *(f"c{i}" for i in range(1, 18384)), " "]
     decoder = CtcDecoder(classes)
     first, second = one_hot([18384, 0, 3], classes=len(classes)), one_hot([5, 5, 7],
@@ -72,15 +72,15 @@ def test_ctc_best_paths_of_separate_runs_decode_together():
     assert paths.shape == (2, 3, 2)
     texts, scores = decoder.decode(paths)
     assert texts == [" c3", "c5c7"]
-    both = decoder(np.concatenate([first, second]))
+    both = decoder.decode(decoder.best_path(np.concatenate([first, second])))
     assert texts == both[0] and scores == pytest.approx(both[1])
 
 
 def test_ctc_empty_line_scores_zero_and_class_mismatch_is_an_error():
     decoder = CtcDecoder(["<blank>", "a", "b", "c", " "])
-    assert decoder(one_hot([0, 0, 0])) == ([""], pytest.approx(np.zeros(1)))
+    assert decoder.decode(decoder.best_path(one_hot([0, 0, 0]))) == ([""], pytest.approx(np.zeros(1)))
     with pytest.raises(ValueError, match="classes"):
-        decoder(np.zeros((1, 3, 7), dtype=np.float32))
+        decoder.best_path(np.zeros((1, 3, 7), dtype=np.float32))
 
 
 def test_classifier_decode_and_turn_only_when_confident():

@@ -129,7 +129,3 @@ class CtcDecoder:
             if keep[row].any():
                 scores[row] = confidence[row][keep[row]].mean()
         return texts, scores
-
-    def __call__(self, probs: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """``n x T x C`` probabilities -> texts and mean confidence of the kept characters."""
-        return self.decode(self.best_path(probs))
