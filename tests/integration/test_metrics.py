@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from tritonclient.utils import InferenceServerException
 
 from tests.support.calls import image_input, ocr
-from tests.support.prometheus import scrape, value
+from tests.support.prometheus import scrape, scrape_once_moved, value
 from tests.support.render import LATIN, render
 
 
@@ -19,7 +18,7 @@ def test_custom_metrics_follow_the_traffic(server, http):
         assert len(ocr(http, "http", render(LATIN)).texts) == 3
     with pytest.raises(InferenceServerException):
         http.infer("ocr", [image_input("http", b"not an image at all")])
-    after = scrape(server)
+    after = scrape_once_moved(server, before, "nv_inference_request_success", by=3, model="ocr")
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -36,13 +35,7 @@ def test_custom_metrics_follow_the_traffic(server, http):
     assert moved("ocr_predictor_batch_size_sum", model="text_rec") == 9
     assert 2 <= moved("ocr_predictor_batch_size_count", model="text_rec") <= 9
     assert moved("ocr_predictor_batch_size_sum", model="text_det") == 3
-    # Triton's own metrics are still there, next to ours. It counts an ensemble request once
-    # the request is released, which can be just after the client has its answer: look again
-    # for a moment before failing.
-    deadline = time.monotonic() + 5
-    while moved("nv_inference_request_success", model="ocr") < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        after = scrape(server)
+    # Triton's own metrics are still there, next to ours.
     assert moved("nv_inference_request_success", model="ocr") == 3
     assert moved("nv_inference_request_failure", model="ocr") >= 1
 

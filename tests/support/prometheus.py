@@ -24,13 +24,15 @@ def scrape(server, path: str = "/metrics") -> dict[tuple[str, frozenset], float]
 
 
 def scrape_once_moved(server, before: dict, name: str, timeout: float = 10.0,
-                      **labels: str) -> dict[tuple[str, frozenset], float]:
-    """A scrape taken once ``name`` has moved from ``before``: Triton counts a request just
-    after its response is sent, so a scrape right after the answer can still miss it."""
+                      by: float | None = None, **labels: str) -> dict[tuple[str, frozenset], float]:
+    """A scrape taken once ``name`` has moved from ``before`` (by at least ``by``, if given):
+    Triton counts a request just after its response is sent, so a scrape right after the
+    answer can still miss it."""
     deadline = time.monotonic() + timeout
     while True:
         samples = scrape(server)
-        if value(samples, name, **labels) != value(before, name, **labels):
+        moved = value(samples, name, **labels) - value(before, name, **labels)
+        if (moved != 0) if by is None else (moved >= by):
             return samples
         if time.monotonic() > deadline:
             return samples
