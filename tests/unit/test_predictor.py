@@ -192,8 +192,10 @@ def test_a_predictor_runs_without_importing_the_paddle_framework(repository):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-ALLOCATOR_PROBE = """
+# glibc's allocator statistics, seen from a process of its own (thresholds are per process).
+MALLINFO = """
 import ctypes
+import sys
 from paddle_python.predictor import keep_activations_in_heap
 
 class MallInfo2(ctypes.Structure):
@@ -204,7 +206,10 @@ class MallInfo2(ctypes.Structure):
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = MallInfo2
 libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+"""
 
+MMAP_PROBE = MALLINFO + """
 def mapped_by(size):
     before = libc.mallinfo2().hblkhd
     libc.malloc(size)
@@ -214,11 +219,7 @@ block = 16 * 2**20
 print(mapped_by(block) >= block, keep_activations_in_heap(32), mapped_by(block) >= block)
 """
 
-
-TRIM_PROBE = ALLOCATOR_PROBE.rsplit("block = ", 1)[0] + """
-import sys
-libc.free.argtypes = [ctypes.c_void_p]
-
+TRIM_PROBE = MALLINFO + """
 def kept_after_free(size):
     block = libc.malloc(size)
     ctypes.memset(block, 1, size)
@@ -232,20 +233,23 @@ print(kept_after_free(48 * 2**20))
 """
 
 
+def probe(code: str, *args: object) -> list[str]:
+    """What ``code`` prints, run under the launcher's 4 MiB mmap threshold."""
+    env = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 @pytest.mark.parametrize("asked,kept", [((32,), False), ((128,), True), ((128, 32), True)])
 def test_a_predictor_process_keeps_the_free_heap_its_predictors_ask_for(asked, kept):
     """48 MiB freed at the top of the heap go back to the system above a 32 MiB trim
     threshold and stay under 128; a process holding several predictors keeps the largest."""
-    env = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", TRIM_PROBE, *map(str, asked)],
-                          capture_output=True, text=True, env=env, check=True)
-    assert done.stdout.split() == [str(kept)], done.stdout + done.stderr
+    assert probe(TRIM_PROBE, *asked) == [str(kept)]
 
 
 def test_a_predictor_process_keeps_paddle_activations_in_its_heap():
     """Under the launcher's 4 MiB threshold a 16 MiB block gets a mapping of its own; in a
     process that runs predictors it comes from the heap (PP-OCRv5's per-run activations)."""
-    env = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], capture_output=True,
-                          text=True, env=env, check=True)
-    assert done.stdout.split() == ["True", "True", "False"], done.stdout + done.stderr
+    assert probe(MMAP_PROBE) == ["True", "True", "False"]
