@@ -88,7 +88,8 @@ class PredictorOptions:
 
     cpu_threads: int = 2
     # CPU kernels: "openvino" (Paddle Inference's OpenVINO engine), "onednn" or "native"
-    # (Paddle's own). OpenVINO reads the same texts 1.3-1.8x faster here (perf/precision.py).
+    # (Paddle's own). OpenVINO reads the same texts 1.3-1.8x faster here with PaddleOCR 2.x
+    # programs (perf/precision.py); a PIR program runs on oneDNN either way (config_plan).
     cpu_engine: str = "openvino"
     # or "bf16", where the CPU has it (openvino and onednn); or "int8" (onednn, for a model
     # quantised with quantize/dequantize ops: perf/results/int8-2026-11-22.md)
@@ -112,8 +113,9 @@ class PredictorOptions:
     trt_max_shape: tuple[int, ...] = ()
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8)  # batch sizes the predictor is run with
     # At most this many columns (batch size x input width) in one run; 0: no limit. The
-    # engine keeps working memory for its largest run, and on CPU a crop costs about the
-    # same alone or batched, so wide inputs run in smaller batches.
+    # engine keeps working memory for its largest run, and on CPU batching saves little per
+    # crop (PP-OCRv5 recognition: 8-9 ms per run plus ~0.055 ms per column per crop), so wide
+    # inputs run in smaller batches.
     max_batch_width: int = 0
     # Heights / widths the predictor accepts (empty: any). A caller cannot make Paddle build
     # caches for shapes nobody warmed up: oneDNN keeps memory for every distinct input shape.
