@@ -221,6 +221,12 @@ class LoadResult:
     stages: dict[str, StageStats] = field(default_factory=dict)
     cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per request, by process
 
+    @property
+    def server_cpu_ms(self) -> float:
+        """CPU per request of the server's processes together, the load generator left out:
+        the figure that moves least when something else shares the cores."""
+        return sum(ms for name, ms in self.cpu_ms.items() if name != "perf_analyzer")
+
 
 def mean_result(results: list[LoadResult]) -> LoadResult:
     """Repeated measurements of one point as one: throughput, latency percentiles and CPU

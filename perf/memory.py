@@ -140,13 +140,13 @@ def predictor_main(model: str, cache: int, calls: int, engine: str | None,
 
 
 def with_server_environment() -> None:
-    """Run again with the allocator settings the launcher gives the stubs, unless they are
-    set: a predictor's speed and memory depend on them (paddle_python.server.MALLOC_ENV)."""
+    """Run again with the allocator and OpenMP settings the launcher gives the stubs, unless
+    they are set: a predictor's speed and memory depend on them (server.PROCESS_ENV)."""
     import os
 
-    from paddle_python.server import MALLOC_ENV
+    from paddle_python.server import PROCESS_ENV
 
-    missing = {k: v for k, v in MALLOC_ENV.items() if k not in os.environ}
+    missing = {k: v for k, v in PROCESS_ENV.items() if k not in os.environ}
     if missing:
         os.execve(sys.executable, [sys.executable, "-m", "perf.memory", *sys.argv[1:]],
                   {**os.environ, **missing})

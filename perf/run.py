@@ -432,7 +432,7 @@ def main() -> int:
                  "text_cls", "text_rec", "perf_analyzer"]
     cpu_rows = [[f"served {r.protocol} c={r.concurrency}",
                  *(f"{r.cpu_ms.get(p, 0):.0f}" for p in processes),
-                 f"{sum(r.cpu_ms.get(p, 0) for p in processes[:-1]):.0f}"] for r in served]
+                 f"{r.server_cpu_ms:.0f}"] for r in served]
     cpu_rows += [[IN_PROCESS[system], *("" for _ in processes), f"{b.cpu_ms['the process']:.0f}"]
                  for system, b in baselines.items()]
 

@@ -96,6 +96,9 @@ ENVIRONMENTS: dict[str, dict[str, str]] = {
     # The launcher's thresholds before 2026-11-28, in every process instead of the predictors'.
     "malloc thresholds 64 MiB / 128 MiB everywhere": {
         "MALLOC_MMAP_THRESHOLD_": str(64 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(128 * 2**20)},
+    # OpenMP's default, which the launcher's OMP_WAIT_POLICY=PASSIVE replaces: a thread that
+    # runs out of work spins for 200 ms before it sleeps.
+    "OpenMP threads spin 200 ms when idle": {"KMP_BLOCKTIME": "200"},
 }
 
 VARIANTS: dict[str, dict[str, dict[str, str]]] = {
@@ -114,6 +117,7 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "rec runs without a width limit": parameter("text_rec", "max_batch_width", 0),
     "rec runs of at most 1280 columns": parameter("text_rec", "max_batch_width", 1280),
     "malloc thresholds 64 MiB / 128 MiB everywhere": {},
+    "OpenMP threads spin 200 ms when idle": {},
     "rec and cls keep 128 MiB of free heap": merge(parameter("text_rec", "heap_trim_mb", 128),
                                                    parameter("text_cls", "heap_trim_mb", 128)),
     "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
@@ -147,8 +151,8 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ocr-sweep-"))
     data = write_input_data(photos(), work / "input.json")
-    rows = ["| variant | concurrency | images/s | p50 ms | p99 ms | text_rec batch | RSS MB | PSS MB |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| variant | concurrency | images/s | p50 ms | p99 ms | text_rec batch | CPU ms per image "
+            "| text_det CPU ms | RSS MB | PSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
     names = [name for name in VARIANTS if not args.only or name in args.only]
     order = [name for r in range(args.rounds) for name in round_order(names, r)]
     for name in order:
@@ -160,6 +164,7 @@ def main() -> int:
                                   server=server)
                 row = (f"| {name} | {concurrency} | {r.throughput:.2f} | {r.p50_ms:.0f} | "
                        f"{r.p99_ms:.0f} | {r.stages['text_rec'].batch:.1f} | "
+                       f"{r.server_cpu_ms:.0f} | {r.cpu_ms.get('text_det', 0):.0f} | "
                        f"{server_rss_mb(server):.0f} | {server_pss_mb(server):.0f} |")
                 print(row, flush=True)
                 rows.append(row)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from paddle_python.server import MALLOC_ENV
+from paddle_python.server import PROCESS_ENV
 from tests.support.calls import MODULES, image_input, ocr, stats
 from tests.support.render import LATIN, render, squash
 
@@ -148,11 +148,11 @@ def test_a_flood_is_refused_at_once_and_the_server_recovers(server, grpc):
     client.close()
 
 
-def test_every_stub_runs_with_the_fixed_malloc_thresholds(server):
-    """The launcher's allocator settings reach the processes that hold the images."""
+def test_every_stub_runs_with_the_launchers_malloc_and_openmp_settings(server):
+    """The launcher's allocator and OpenMP settings reach the processes that run the models."""
     stubs = {}
     for pid, model in server.stubs().items():
         environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
         stubs[f"{model} ({pid})"] = all(f"{k}={v}".encode() in environ
-                                        for k, v in MALLOC_ENV.items())
+                                        for k, v in PROCESS_ENV.items())
     assert len(stubs) >= 6 and all(stubs.values()), stubs

@@ -100,7 +100,7 @@ def test_gpu_image_runs_ngc_triton_with_the_tested_paddle():
     assert args["PADDLE_INDEX_URL"] == "", "no package index is written into the file"
     env = " ".join(instructions(path, "ENV"))
     assert f"{server.TRITON_ROOT_ENV}=/opt/tritonserver" in env, "the image's own tritonserver"
-    for name, value in server.MALLOC_ENV.items():  # also for a bare `tritonserver` (KServe)
+    for name, value in server.PROCESS_ENV.items():  # also for a bare `tritonserver` (KServe)
         assert f"{name}={value}" in env
     assert "-r requirements-gpu.lock" in " ".join(instructions(path, "RUN"))
 

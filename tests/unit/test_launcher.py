@@ -195,12 +195,13 @@ def test_safe_set_up_refuses_callers_without_certificate_or_admin_header(tmp_pat
     assert code == 0, running.log.read_text()[-3000:]
 
 
-def test_server_env_fixes_the_malloc_thresholds_unless_told_otherwise():
+def test_server_env_fixes_malloc_and_openmp_unless_told_otherwise():
     dist = server.TritonDistribution.find()
     env = server.server_env(dist, {})
     assert env["MALLOC_MMAP_THRESHOLD_"] == str(4 * 2**20)
-    mine = {"MALLOC_MMAP_THRESHOLD_": "65536"}
-    assert server.server_env(dist, mine)["MALLOC_MMAP_THRESHOLD_"] == "65536"
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"
+    mine = {"MALLOC_MMAP_THRESHOLD_": "65536", "OMP_WAIT_POLICY": "ACTIVE"}
+    assert server.server_env(dist, mine).items() >= mine.items()
 
 
 def test_internal_ports_are_distinct_and_never_a_public_port():

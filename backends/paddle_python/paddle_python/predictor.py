@@ -32,7 +32,7 @@ BINDINGS = "paddle.base.libpaddle"  # Paddle's C++ extension: Paddle Inference l
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 # PaddleOCR 3.x (PIR) programs allocate their activations afresh on every run. Under the
 # launcher's 4 MiB mmap threshold (which keeps image-sized arrays from fragmenting the other
-# processes' heaps: server.MALLOC_ENV) each of those blocks would be mapped, faulted in and
+# processes' heaps: server.PROCESS_ENV) each of those blocks would be mapped, faulted in and
 # returned on every run: PP-OCRv5 detection 2.5x and recognition 1.5-2x slower
 # (perf/results/engines-2026-11-28.md). A process running a predictor keeps blocks up to
 # 64 MiB in its heap instead, and the free heap its predictors' ``heap_trim_mb`` asks for.

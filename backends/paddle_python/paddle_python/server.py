@@ -65,7 +65,12 @@ LIMIT_HELP = {
 # for Paddle's activations (predictor.keep_activations_in_heap); with 64 MiB everywhere
 # tritonserver and the pre- and post-processing stubs held 0.5 GB more under load
 # (perf/results/memory-2026-11-28.md).
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20)}
+#
+# OpenMP threads (a multi-threaded predictor's: detection's two) spin for 200 ms when they run
+# out of work, by default. Beside the other stubs a spinning thread takes a core from work
+# that is waiting for it: PASSIVE (sleep at once) halved text_det's CPU per image (220 -> 110
+# ms) and cut the whole server's by a tenth (perf/results/sweep-2026-11-28.md).
+PROCESS_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20), "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ def server_env(dist: TritonDistribution, base: dict[str, str] | None = None) -> 
         libdirs.append(env["LD_LIBRARY_PATH"])
     env["LD_LIBRARY_PATH"] = os.pathsep.join(d for d in libdirs if d)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    for name, value in MALLOC_ENV.items():
+    for name, value in PROCESS_ENV.items():
         env.setdefault(name, value)
     return env
 
