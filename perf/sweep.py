@@ -122,6 +122,8 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
                                                    parameter("text_cls", "heap_trim_mb", 128)),
     "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
                                                      "count: 1, kind: KIND_CPU"}},
+    "three postprocess instances": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
+                                                        "count: 3, kind: KIND_CPU"}},
 }
 
 
