@@ -13,6 +13,7 @@ from paddle_python.predictor import (
     config_plan,
     instance_cpus,
 )
+from paddle_python.server import PROCESS_ENV
 from paddle_python.weights import PACKS
 
 
@@ -234,8 +235,9 @@ print(kept_after_free(48 * 2**20))
 
 
 def probe(code: str, *args: object) -> list[str]:
-    """What ``code`` prints, run under the launcher's 4 MiB mmap threshold."""
-    env = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20), "PATH": "/usr/bin:/bin"}
+    """What ``code`` prints, run in the environment the launcher gives the stubs (its 4 MiB
+    mmap threshold)."""
+    env = {**PROCESS_ENV, "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
                           text=True, env=env)
     assert done.returncode == 0, done.stderr
