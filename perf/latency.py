@@ -14,7 +14,9 @@ wall time, BLS calls included, in ``ocr_postprocess``). Served, these come from 
 own ``ocr_stage_seconds``; in-process, from a recorder lent to the pipeline. "The rest" is
 the median call less its stages: served, the front door, gRPC, the ensemble's hand-offs and
 each stub's own overhead. Also given: the summed time of text_rec's predictor runs (two
-instances, so they may overlap) and each model's queue + compute time in Triton.
+instances, so they may overlap) and the queue + compute time in Triton of pre-processing and
+detection (``ocr_postprocess`` answers through its response sender after its execute has
+returned, so Triton's figures for it end when an image starts being read).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def server_counters(server: RunningServer) -> dict[str, float]:
     stats = model_stats(server.http_url)
     counters = {name: 1000 * value(samples, "ocr_stage_seconds_sum", model=model, stage=stage)
                 for name, (model, stage) in SERVED_STAGES.items()}
-    for model in ("ocr_preprocess", "text_det", "ocr_postprocess"):
+    for model in ("ocr_preprocess", "text_det"):
         times = stats[model]["inference_stats"]
         counters[model] = (int(times["queue"]["ns"]) + int(times["compute_infer"]["ns"])) / 1e6
     return counters
@@ -172,12 +174,11 @@ def breakdown(files: list[Path], repeats: int) -> str:
             f"{there['total'] / here['total']:.2f}",
             *(f"{here[stage]:.0f} / {there[stage]:.0f}" for stage in STAGES),
             f"{there['text_rec runs']:.0f}", f"{rest[0]:.0f} / {rest[1]:.0f}",
-            " / ".join(f"{there[m]:.0f}" for m in ("ocr_preprocess", "text_det",
-                                                    "ocr_postprocess")),
+            " / ".join(f"{there[m]:.0f}" for m in ("ocr_preprocess", "text_det")),
         ])
     return table(["photo", "in-process ms", "served ms", "ratio",
                   *(f"{stage} (in / served)" for stage in STAGES), "text_rec runs (summed)",
-                  "the rest (in / served)", "pre / det / post in Triton"], rows)
+                  "the rest (in / served)", "pre / det in Triton"], rows)
 
 
 if __name__ == "__main__":

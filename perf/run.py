@@ -482,7 +482,10 @@ def main() -> int:
         "",
         "Batch = inferences / executions; queue and compute are means per request, compute "
         "being the time of the execution that carried it (Triton's statistics count both per "
-        "request; compute includes waiting for a core when models run at once).",
+        "request; compute includes waiting for a core when models run at once). "
+        "ocr_postprocess answers through its response sender after its execute has returned, "
+        "so its compute ends when an image starts being read; its queue is the wait for one "
+        "of its images_in_flight slots.",
         "",
         table(["protocol", "concurrency", "model", "requests", "executions", "batch",
                "queue ms", "compute ms"], stage_rows),

@@ -120,10 +120,12 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "OpenMP threads spin 200 ms when idle": {},
     "rec and cls keep 128 MiB of free heap": merge(parameter("text_rec", "heap_trim_mb", 128),
                                                    parameter("text_cls", "heap_trim_mb", 128)),
-    "one postprocess instance": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
-                                                     "count: 1, kind: KIND_CPU"}},
-    "three postprocess instances": {"ocr_postprocess": {"count: 2, kind: KIND_CPU":
-                                                        "count: 3, kind: KIND_CPU"}},
+    "postprocess reads 2 images at once": parameter("ocr_postprocess", "images_in_flight", 2),
+    "postprocess reads 8 images at once": parameter("ocr_postprocess", "images_in_flight", 8),
+    "postprocess has 8 BLS requests out": parameter("ocr_postprocess", "bls_max_in_flight", 8),
+    "two postprocess instances, 2 images each": merge(
+        {"ocr_postprocess": {"count: 1, kind: KIND_CPU": "count: 2, kind: KIND_CPU"}},
+        parameter("ocr_postprocess", "images_in_flight", 2)),
 }
 
 

@@ -13,7 +13,7 @@ from tritonclient.utils import InferenceServerException
 
 from paddle_python.server import PROCESS_ENV
 from tests.support.calls import MODULES, image_input, ocr, stats
-from tests.support.render import LATIN, render, squash
+from tests.support.render import LATIN, blank, render, squash
 
 DISTINCT = [f"No {n}" for n in range(1000, 100000, 1999)][:48]  # 48 different texts
 REQUESTS_PER_PROTOCOL = 1000
@@ -112,6 +112,48 @@ def test_a_bad_request_batched_with_good_ones_fails_alone(server, http, model, b
     assert (succeeded, failed) == (32 + instances, 0)
     assert (executions - instances) * every <= 32, \
         f"{executions - instances} executions for 32 requests"
+
+
+def test_an_image_without_text_is_answered_while_long_pages_are_read(server, http):
+    """ocr_postprocess answers each image when that image is read, not with the rest of the
+    requests it was handed: an image without text, sent once pages of 40 lines have passed
+    detection, comes back before any of them (an instance that returned its batch whole, or
+    read one image at a time, would make it wait for a page)."""
+    import tritonclient.grpc as grpcclient
+
+    config = http.get_model_config("ocr_postprocess")
+    instances = sum(group["count"] for group in config["instance_group"])
+    slots = int(config["parameters"]["images_in_flight"]["string_value"])
+    lines = [f"Line {n}: the quick brown fox jumps over the lazy dog" for n in range(40)]
+    page, empty = render(lines, size=(1200, 2000), font_size=32), blank()
+    done: dict[str, float] = {}
+    errors: list[object] = []
+    finished = threading.Event()
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    pages = max(instances + 1, instances * slots - 1)
+
+    def record(name: str):
+        def callback(result, error):
+            done[name] = time.monotonic() - started
+            if error is not None:
+                errors.append(error)
+            if len(done) == pages + 1:
+                finished.set()
+        return callback
+
+    detected = stats(http, "text_det")
+    started = time.monotonic()
+    for index in range(pages):
+        client.async_infer("ocr", [image_input("grpc", page)], callback=record(f"page {index}"))
+    while stats(http, "text_det").since(detected).succeeded < pages:  # pages being read
+        assert time.monotonic() - started < 60, "the pages never reached detection"
+        time.sleep(0.05)
+    client.async_infer("ocr", [image_input("grpc", empty)], callback=record("empty"))
+    assert finished.wait(120), "not every request was answered"
+    client.close()
+    assert not errors, errors
+    first_page = min(t for name, t in done.items() if name != "empty")
+    assert done["empty"] < first_page, done
 
 
 def test_a_flood_is_refused_at_once_and_the_server_recovers(server, grpc):

@@ -38,6 +38,7 @@ class BlsOptions:
 
     bls_max_batch: int = 8  # crops per BLS request: at most the callee's max_batch_size
     bls_max_in_flight: int = 4  # BLS requests out at once: bounds this stub's shared memory
+    images_in_flight: int = 4  # images one instance reads at once, each answered when done
 
 
 @dataclass

@@ -134,6 +134,22 @@ async def respond_async(model: str, request: Any,
         return error_response(exc, model)
 
 
+async def answer(model: str, request: Any,
+                 handle: Callable[[Any], Awaitable[Outputs]]) -> None:
+    """Send ``request``'s one response through its response sender when ``handle`` is done.
+
+    A model that answers this way can return from ``execute`` before its requests are done,
+    and Triton hands the instance more requests meanwhile: a returned list of responses
+    would hold the instance until the slowest request of the batch is done.
+    """
+    reply = await respond_async(model, request, handle)
+    try:
+        request.get_response_sender().send(
+            reply, flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+    except Exception:
+        pb_utils.Logger.log_error(f"{model}: could not send a response: {traceback.format_exc()}")
+
+
 def predictor_responses(
     model: str,
     requests: Sequence[Any],
