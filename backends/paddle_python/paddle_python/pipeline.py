@@ -33,8 +33,8 @@ Recognize = Callable[[np.ndarray], Awaitable[tuple[list[str], np.ndarray]]]
 
 @dataclass(frozen=True)
 class BlsOptions:
-    """How the served post-processing reaches the classifier and recognizer (``PaddleModels``
-    names them)."""
+    """How many images the served post-processing reads at once, and how it reaches the
+    classifier and recognizer (``PaddleModels`` names them)."""
 
     bls_max_batch: int = 8  # crops per BLS request: at most the callee's max_batch_size
     bls_max_in_flight: int = 4  # BLS requests out at once: bounds this stub's shared memory

@@ -20,7 +20,7 @@ class TritonPythonModel:
             DbOptions, ClsOptions, RecOptions, BlsOptions)
         self.in_flight = asyncio.Semaphore(self.bls.bls_max_in_flight)
         self.images = asyncio.Semaphore(self.bls.images_in_flight)
-        self.reading = set()
+        self.reading = set()  # the images' tasks: the event loop keeps only weak references
 
     async def execute(self, requests):
         # Start each image and return: its response goes out through its request's sender
