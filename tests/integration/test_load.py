@@ -1,5 +1,6 @@
-"""Under load: results never mixed up, bad requests fail alone inside a batch, and a flood
-is turned away at once by the bounded queues, after which the server answers normally."""
+"""Under load: results never mixed up, bad requests fail alone inside a batch, a quick image
+does not wait for slow ones being read, and a flood is turned away at once by the bounded
+queues, after which the server answers normally."""
 
 from __future__ import annotations
 
