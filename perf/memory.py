@@ -100,7 +100,7 @@ def anonymous_mb() -> float:
 
 
 def predictor_main(model: str, cache: int, calls: int, engine: str | None,
-                   repository: Path) -> None:
+                   repository: Path, fold: bool = True) -> None:
     import numpy as np
 
     from paddle_python.model_files import served_dir
@@ -109,7 +109,8 @@ def predictor_main(model: str, cache: int, calls: int, engine: str | None,
 
     config = PipelineConfig.from_repository(repository)
     served = config.rec_predictor if model == "rec" else config.det_predictor
-    options = replace(served, onednn_cache_capacity=cache, cpu_engine=engine or served.cpu_engine)
+    options = replace(served, onednn_cache_capacity=cache, cpu_engine=engine or served.cpu_engine,
+                      fold_affine_blocks=fold and served.fold_affine_blocks)
     # Every shape the served model is warmed with, largest first (its config.pbtxt).
     if model == "rec":
         shapes = [(b, 3, config.rec.rec_height, w) for w in sorted(options.input_widths, reverse=True)
@@ -133,7 +134,8 @@ def predictor_main(model: str, cache: int, calls: int, engine: str | None,
         predictor(batch)
         took.append(time.perf_counter() - start)
     end = anonymous_mb()
-    print(f"text_{model} ({model_dir}), {options.cpu_engine}, onednn_cache_capacity {cache}: "
+    print(f"text_{model} ({model_dir}), {options.cpu_engine}, onednn_cache_capacity {cache}, "
+          f"{predictor.folding}: "
           f"anonymous MB: paddle {base:.0f}, predictor +{made - base:.0f}, {len(shapes)} shapes "
           f"warmed +{warm - made:.0f}, {calls} random calls +{end - warm:.0f} "
           f"({sum(took):.1f} s, median {1000 * float(np.median(took)):.0f} ms), total {end:.0f}")
@@ -166,6 +168,8 @@ def main() -> int:
                        help="cpu_engine (default: as configured)")
     alone.add_argument("--repository", type=Path, default=REPOSITORY,
                        help="a model repository (e.g. one serving another pack)")
+    alone.add_argument("--unfolded", action="store_true",
+                       help="run the program as exported (fold_affine_blocks false)")
     args = parser.parse_args()
     if args.what == "server":
         server_main(args.seconds, args.model_config_name)
@@ -175,7 +179,8 @@ def main() -> int:
 
         paddle_inference()  # loaded first, so that its own memory is the baseline
 
-        predictor_main(args.model, args.cache, args.calls, args.engine, args.repository)
+        predictor_main(args.model, args.cache, args.calls, args.engine, args.repository,
+                       fold=not args.unfolded)
     return 0
 
 

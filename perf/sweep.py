@@ -138,6 +138,8 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "postprocess reads 2 images at once": parameter("ocr_postprocess", "images_in_flight", 2),
     "postprocess reads 8 images at once": parameter("ocr_postprocess", "images_in_flight", 8),
     "postprocess has 8 BLS requests out": parameter("ocr_postprocess", "bls_max_in_flight", 8),
+    "affine blocks not folded": merge(parameter("text_det", "fold_affine_blocks", "false"),
+                                      parameter("text_rec", "fold_affine_blocks", "false")),
     "two postprocess instances, 2 images each": merge(
         {"ocr_postprocess": {"count: 1, kind: KIND_CPU": "count: 2, kind: KIND_CPU"}},
         parameter("ocr_postprocess", "images_in_flight", 2)),

@@ -66,6 +66,8 @@ def instance_predictor(args: Mapping[str, str], options: PredictorOptions) -> Pr
             os.sched_setaffinity(0, cpus)
     predictor = Predictor(version_dir(args), options, device)
     ignore_termination_signals()
+    log = pb_utils.Logger.log_warn if predictor.fold_error else pb_utils.Logger.log_info
+    log(f"{args['model_name']} ({args['model_instance_name']}): {predictor.folding}")
     return predictor
 
 
