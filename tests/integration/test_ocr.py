@@ -94,6 +94,16 @@ def test_served_equals_in_process(http, in_process, photos):
         assert np.allclose(served.scores, local.scores, atol=2e-3)
 
 
+def test_every_paddle_instance_logs_what_it_folded(server):
+    # The rewrite runs in a child of each stub (paddle_python.folding); the log says it did.
+    log = server.log.read_text(errors="replace")
+    for instance, said in [("text_det_0_0", "folded 52 affine blocks"),
+                           ("text_rec_0_0", "folded 56 affine blocks"),
+                           ("text_rec_0_1", "folded 56 affine blocks"),
+                           ("text_cls_0_0", "no affine blocks to fold")]:
+        assert f"({instance}): {said}" in log, instance
+
+
 @pytest.fixture(scope="module")
 def oracle(repository, tmp_path_factory):
     """rapidocr 3.10 on its Paddle engine: an independent PP-OCR implementation, given the

@@ -124,7 +124,8 @@ class _Program:
             other = [add.operand_source(i) for i in (0, 1)
                      if not add.operand_source(i).is_same(multiply.result(0))]
             shift = self.scalar(other[0]) if len(other) == 1 else None
-            if shift is not None:
+            fetched = any(add.result(0).is_same(value) for value in self.fetches)
+            if shift is not None and not fetched:  # a fetched output keeps its name
                 blocks.append((multiply, add, x, scale, shift))
         return blocks
 
