@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .model_files import PARAMS, model_files
+from .model_files import model_files
 
 CONVOLUTIONS = ("pd_op.conv2d", "pd_op.depthwise_conv2d")
 FOLD_TIMEOUT_S = 300  # a rewrite takes 1-2 s; this only stops a child that hangs
@@ -210,9 +210,7 @@ def folded_copy(source: str | Path, target: str | Path) -> tuple[Path, Folded]:
         raise RuntimeError(f"folding {source} failed (exit {done.returncode}): "
                            f"{done.stderr.strip()[-2000:]}")
     folded = Folded(**json.loads(report[0]))
-    if not folded.total or not (Path(target) / PARAMS).is_file():
-        return source, folded
-    return Path(target), folded
+    return (Path(target) if folded.total else source), folded
 
 
 def main(argv: list[str] | None = None) -> None:
