@@ -191,10 +191,11 @@ def describe(system: str, variants: dict[str, dict[str, str]]) -> str:
 
 def variant(text: str) -> tuple[str, dict[str, str]]:
     """``NAME:key=value,key=value`` -> the in-process system NAME with those parameters (a
-    value may hold commas: ``rec_width_buckets=80,160,320,min_score=0.5``)."""
+    value may hold commas: ``rec_width_buckets=80,160,320,min_score=0.5``; a key may name
+    its stage: ``det_predictor.cpu_precision=bf16``)."""
     name, _, changes = text.partition(":")
     return name, dict(change.split("=", 1)
-                      for change in re.split(r",(?=\w+=)", changes) if change)
+                      for change in re.split(r",(?=[\w.]+=)", changes) if change)
 
 
 def run(system: str, all_cases: list[Case], variants: dict[str, dict[str, str]]) -> SystemRun:

@@ -129,8 +129,12 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "cls through a dynamic batcher": {"text_cls": {
         "instance_group [ { count: 1 } ]": CLS_BATCHER + "instance_group [ { count: 1 } ]"}},
     "rec BLS requests of at most 2 crops": parameter("ocr_postprocess", "bls_max_batch", 2),
+    "cls BLS requests of at most 4 windows": parameter("ocr_postprocess", "cls_bls_max_batch", 4),
     "rec runs without a width limit": parameter("text_rec", "max_batch_width", 0),
     "rec runs of at most 1280 columns": parameter("text_rec", "max_batch_width", 1280),
+    "rec buckets 80 apart, runs of 1280": merge(
+        rec_widths("320,400,480,560,640,800,960,1120,1280"),
+        parameter("text_rec", "max_batch_width", 1280)),
     "malloc thresholds 64 MiB / 128 MiB everywhere": {},
     "OpenMP threads spin 200 ms when idle": {},
     "rec and cls keep 128 MiB of free heap": merge(parameter("text_rec", "heap_trim_mb", 128),

@@ -75,3 +75,15 @@ def test_parameters_apply_to_every_stage_that_has_them(repository):
     assert {changed.det_predictor.cpu_threads, changed.rec_predictor.cpu_threads} == {3}
     with pytest.raises(ValueError, match="no stage has parameters"):
         served.with_parameters({"colour": "red"})
+
+
+def test_a_parameter_named_with_its_stage_applies_to_that_stage_alone(repository):
+    served = PipelineConfig.from_repository(repository)
+    changed = served.with_parameters({"det_predictor.cpu_precision": "bf16",
+                                      "cpu_threads": "3"})
+    assert changed.det_predictor.cpu_precision == "bf16"
+    assert {changed.cls_predictor.cpu_precision, changed.rec_predictor.cpu_precision} == {
+        served.rec_predictor.cpu_precision}
+    assert {changed.det_predictor.cpu_threads, changed.rec_predictor.cpu_threads} == {3}
+    with pytest.raises(ValueError, match="no stage has parameters"):
+        served.with_parameters({"det.cpu_precision": "bf16"})

@@ -66,10 +66,10 @@ def test_classifier_warmup_covers_every_batch_size(repository):
 
 
 def test_bls_chunks_fit_the_callees(repository):
-    post = load_model_config(repository / "ocr_postprocess")
-    chunk = int(post["parameters"]["bls_max_batch"]["string_value"])
-    for model in ("text_cls", "text_rec"):
-        assert chunk <= load_model_config(repository / model)["max_batch_size"]
+    post = load_model_config(repository / "ocr_postprocess")["parameters"]
+    for key, model in (("bls_max_batch", "text_rec"), ("cls_bls_max_batch", "text_cls")):
+        chunk = int(post[key]["string_value"])
+        assert 0 < chunk <= load_model_config(repository / model)["max_batch_size"]
 
 
 def test_preprocess_warms_up_with_a_real_image_of_the_declared_size(repository):

@@ -36,7 +36,10 @@ class BlsOptions:
     """How many images the served post-processing reads at once, and how it reaches the
     classifier and recognizer (``PaddleModels`` names them)."""
 
-    bls_max_batch: int = 8  # crops per BLS request: at most the callee's max_batch_size
+    bls_max_batch: int = 8  # crops per BLS request to the recognizer: at most its max_batch_size
+    # Windows per BLS request to the classifier (at most its max_batch_size): they are small
+    # and all one shape, so each request's fixed cost is spread over as many as it takes.
+    cls_bls_max_batch: int = 16
     bls_max_in_flight: int = 4  # BLS requests out at once: bounds this stub's shared memory
     images_in_flight: int = 4  # images one instance reads at once, each answered when done
 
@@ -160,12 +163,21 @@ class PipelineConfig:
 
     def with_parameters(self, params: dict[str, str]) -> "PipelineConfig":
         """The same options with ``params`` (parameter name -> text, as ``config.pbtxt``
-        writes them) applied wherever a stage has a field of that name."""
-        unknown = set(params) - {f.name for group in fields(self)
-                                 for f in fields(getattr(self, group.name))}
+        writes them) applied wherever a stage has a field of that name; ``stage.name``
+        (``det_predictor.cpu_precision``) applies to that stage alone."""
+        known = {f"{group.name}.{f.name}" for group in fields(self)
+                 for f in fields(getattr(self, group.name))}
+        unknown = {k for k in params if k not in known} - {k.split(".")[-1] for k in known}
         if unknown:
             raise ValueError(f"no stage has parameters {sorted(unknown)}")
-        return replace(self, **{group.name: with_parameters(getattr(self, group.name), params)
+
+        def for_stage(stage: str) -> dict[str, str]:
+            return {**{k: v for k, v in params.items() if "." not in k},
+                    **{k.split(".", 1)[1]: v for k, v in params.items()
+                       if k.startswith(stage + ".")}}
+
+        return replace(self, **{group.name: with_parameters(getattr(self, group.name),
+                                                            for_stage(group.name))
                                 for group in fields(self)})
 
     def with_predictors(self, **changes: object) -> "PipelineConfig":

@@ -58,7 +58,7 @@ class TritonPythonModel:
 
     async def _classify(self, batch):
         out = await triton.infer(self.models.cls_model, {"x": batch}, ["angle", "score"],
-                                 self.bls.bls_max_batch, self.in_flight)
+                                 self.bls.cls_bls_max_batch, self.in_flight)
         return out["angle"].reshape(-1), out["score"].reshape(-1)
 
     async def _recognize(self, batch):
