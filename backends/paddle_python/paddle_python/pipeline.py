@@ -165,9 +165,10 @@ class PipelineConfig:
         """The same options with ``params`` (parameter name -> text, as ``config.pbtxt``
         writes them) applied wherever a stage has a field of that name; ``stage.name``
         (``det_predictor.cpu_precision``) applies to that stage alone."""
-        known = {f"{group.name}.{f.name}" for group in fields(self)
-                 for f in fields(getattr(self, group.name))}
-        unknown = {k for k in params if k not in known} - {k.split(".")[-1] for k in known}
+        qualified = {f"{group.name}.{f.name}" for group in fields(self)
+                     for f in fields(getattr(self, group.name))}
+        plain = {name.split(".")[1] for name in qualified}
+        unknown = set(params) - qualified - plain
         if unknown:
             raise ValueError(f"no stage has parameters {sorted(unknown)}")
 
