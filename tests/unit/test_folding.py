@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,7 @@ def test_folded_predictors_give_the_exports_outputs(repository):
         options = PredictorOptions(cpu_threads=1, cpu_engine="onednn")
         folded = Predictor(served_dir(repository / model), options)
         export = Predictor(served_dir(repository / model),
-                           PredictorOptions(cpu_threads=1, cpu_engine="onednn",
-                                            fold_affine_blocks=False))
+                           replace(options, fold_affine_blocks=False))
         assert folded.folding.startswith("folded ") and "not folded" in export.folding
         np.testing.assert_allclose(folded(batch), export(batch), atol=1e-4)
 
