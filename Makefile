@@ -6,6 +6,8 @@ CACHE := .cache/wheels
 PYTRITON := nvidia-pytriton==0.7.0
 # rapidocr 3.10: the tests' independent implementation (on Paddle) and the accuracy peer.
 ORACLE := rapidocr==3.10.0
+# PaddleX's serving schema (pydantic models of POST /ocr): the /ocr API's test oracle.
+PADDLEX_SCHEMA := paddlex==3.7.2
 KSERVE := kserve==0.21.0
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.test-installed
@@ -31,10 +33,10 @@ models: $(INSTALLED)
 # with CJK glyphs, and KServe's Python SDK wheel, never installed: its generated models
 # describe the InferenceService schema that tests/support/kserve_schema.py checks
 # docker/kubernetes/kserve/ against.
-$(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py
+$(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py Makefile
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
 		--only-binary=:all: --dest $(CACHE) $(KSERVE)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(ORACLE)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(ORACLE) $(PADDLEX_SCHEMA)
 	$(BIN)/python tests/support/fetch_font.py --cache-dir $(CACHE) --out $(FONT)
 	touch $@
 
