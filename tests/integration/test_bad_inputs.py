@@ -13,6 +13,7 @@ from tritonclient.utils import InferenceServerException
 
 from tests.support.calls import MODULES, ocr
 from tests.support.corpus import COMPOSING_CASES, OCR_CASES, Case
+from tests.support.documents import DOCUMENT_CASES
 from tests.support.render import LATIN, render, squash
 
 ANSWER_WITHIN_S = 30.0
@@ -30,14 +31,15 @@ def send(client, protocol: str, case: Case) -> dict[str, np.ndarray]:
         tensor = module.InferInput(name, list(array.shape), datatype)
         tensor.set_data_from_numpy(array)
         inputs.append(tensor)
-    result = client.infer(case.model, inputs)
+    result = client.infer(case.model, inputs, parameters=case.parameters)
     response = result.get_response()
     names = ([o["name"] for o in response["outputs"]] if protocol == "http"
              else [o.name for o in response.outputs])
     return {name: result.as_numpy(name) for name in names}
 
 
-@pytest.mark.parametrize("case", OCR_CASES + COMPOSING_CASES, ids=lambda c: f"{c.model}:{c.name}")
+@pytest.mark.parametrize("case", OCR_CASES + COMPOSING_CASES + DOCUMENT_CASES,
+                         ids=lambda c: f"{c.model}:{c.name}")
 def test_bad_input_gets_a_result_or_a_clear_error(http, grpc, protocol, case):
     client = http if protocol == "http" else grpc
     start = time.monotonic()
@@ -60,3 +62,4 @@ def test_bad_input_gets_a_result_or_a_clear_error(http, grpc, protocol, case):
 
 def test_the_corpus_is_large_enough():
     assert len(OCR_CASES) >= 25 and len({c.model for c in COMPOSING_CASES}) == 5
+    assert len(DOCUMENT_CASES) >= 15

@@ -32,6 +32,7 @@ class Case:
     texts: list[str] | None = None  # expected lines (spaces ignored) when a result is expected
     check: Callable[[dict[str, np.ndarray]], None] | None = None  # other result checks
     status: dict[str, str] = field(default_factory=lambda: INVALID_ARG)
+    parameters: dict[str, object] | None = None  # Triton request parameters it is sent with
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:

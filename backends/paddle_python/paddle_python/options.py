@@ -129,15 +129,23 @@ def with_request(params: Mapping[str, Any], *options: Any) -> tuple:
         if option is None:
             raise InputError(f"unknown request parameter {name!r}; known: "
                              f"{', '.join(sorted(REQUEST_OPTIONS))}", "bad_parameter")
-        try:
-            value = _convert(name, str(raw), option.kind)
-        except ValueError as exc:
-            raise InputError(str(exc), "bad_parameter") from None
-        if option.low is not None and not option.low <= value <= option.high:
-            raise InputError(f"request parameter {name!r} is {value}; allowed "
-                             f"{option.low:g} to {option.high:g}", "bad_parameter")
-        values[name] = value
+        values[name] = request_value(name, raw, option)
     return tuple(_with_values(each, values) for each in options)
+
+
+def request_value(name: str, raw: Any, option: RequestOption) -> Any:
+    """One request parameter read as ``option`` says; a wrong type or range is the caller's
+    error (INVALID_ARG naming it)."""
+    from .errors import InputError
+
+    try:
+        value = _convert(name, str(raw), option.kind)
+    except ValueError as exc:
+        raise InputError(str(exc), "bad_parameter") from None
+    if option.low is not None and not option.low <= value <= option.high:
+        raise InputError(f"request parameter {name!r} is {value}; allowed "
+                         f"{option.low:g} to {option.high:g}", "bad_parameter")
+    return value
 
 
 def _with_values(options: T, values: Mapping[str, Any]) -> T:

@@ -199,14 +199,20 @@ def predictor_responses(
 
 
 async def infer(model: str, inputs: Outputs, output_names: Sequence[str], max_batch: int,
-                in_flight: asyncio.Semaphore | None = None) -> dict[str, np.ndarray]:
+                in_flight: asyncio.Semaphore | None = None,
+                parameters: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
     """BLS: call another model, splitting the batch into requests of at most ``max_batch``
-    rows, as equal in size as can be (``even_chunks``).
+    rows, as equal in size as can be (``even_chunks``), each with the request
+    ``parameters`` given.
 
     ``in_flight`` bounds how many such requests this model has out at once: their tensors
     live in this stub's shared memory, which grows (and never shrinks) to the largest amount
     ever in flight together.
     """
+    # The Python backend takes bool, int and str parameter values: a float goes as its text,
+    # which the callee reads back the same way (options.request_value).
+    extra = {"parameters": {k: v if isinstance(v, (bool, int, str)) else str(v)
+                            for k, v in parameters.items()}} if parameters else {}
 
     async def one(chunk: Outputs) -> Any:
         async with in_flight or contextlib.nullcontext():
@@ -214,6 +220,7 @@ async def infer(model: str, inputs: Outputs, output_names: Sequence[str], max_ba
                 model_name=model,
                 inputs=[pb_utils.Tensor(name, np.ascontiguousarray(v)) for name, v in chunk.items()],
                 requested_output_names=list(output_names),
+                **extra,
             )
             reply = await request.async_exec()
             if reply.has_error():
