@@ -8,6 +8,8 @@ good request on another connection is served meanwhile.
 from __future__ import annotations
 
 import json
+import re
+import select
 import signal
 import socket
 import threading
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from paddle_python.frontdoor import FrontDoor, FrontDoorOptions, Limits
+from paddle_python.frontdoor import DEFAULT_MAX_REQUEST_BYTES, FrontDoor, FrontDoorOptions, Limits
 from tests.support.server import RunningServer, alive, free_ports, start_server
 from tests.support.wire import ECHO_JSON, HEALTH, READ_TIMEOUT, Wire, infer
 
@@ -29,6 +31,16 @@ LIMITS = Limits(head_timeout=1.0, body_timeout=1.0, keepalive_timeout=1.5, max_c
 MAX_BODY = 64 * 1024
 SLACK = 1.5  # seconds a timeout may overrun (timers, a loaded 2-core machine)
 LINGER = 3.0  # the door lingers up to 2 s after a refusal before it closes
+# For the body's minimum rate and the per-address cap: the other timeouts are long enough
+# that only the limit under test can answer.
+PACED = Limits(head_timeout=5.0, body_timeout=5.0, keepalive_timeout=5.0, max_connections=8,
+               max_url_bytes=1000, max_header_bytes=1100, max_headers=10, body_rate_grace=1.0,
+               min_body_rate=100, max_connections_per_client=3)
+TRICKLE_S = 0.2  # a byte this often: 5 bytes/s, far below PACED.min_body_rate
+STEADY_BYTES, STEADY_PIECES, STEADY_S = 2000, 20, 0.1  # 2 s at 1000 bytes/s
+OTHER_ADDRESS = "127.0.0.2"  # loopback too (Linux routes all of 127/8 to lo): another client
+SLOW_BODY = re.compile(r"request body arrived at (\d+) bytes/s, below the minimum of "
+                       rf"{PACED.min_body_rate} bytes/s")
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory) -> Iterator[RunningServer]:
     running = start_server(ECHO, tmp_path_factory.mktemp("hostile") / "server.log", timeout=120)
@@ -43,6 +55,31 @@ def door(triton) -> Iterator[FrontDoor]:
                                triton.grpc_port, max_request_bytes=MAX_BODY, limits=LIMITS)
     with FrontDoor(options) as running:
         yield running
+
+
+@pytest.fixture
+def paced_door(triton) -> Iterator[FrontDoor]:
+    """A door of its own for each test: the per-address counts start from nothing."""
+    http_port, grpc_port = free_ports(2)
+    options = FrontDoorOptions("127.0.0.1", http_port, grpc_port, triton.http_port,
+                               triton.grpc_port, max_request_bytes=MAX_BODY, limits=PACED)
+    with FrontDoor(options) as running:
+        yield running
+
+
+class WireFrom(Wire):
+    """A raw client connection from another local address."""
+
+    def __init__(self, door: FrontDoor, address: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", door.http_port),
+                                             timeout=READ_TIMEOUT, source_address=(address, 0))
+        self.buffer = b""
+
+
+def padded(size: int) -> bytes:
+    """The echo request as a JSON body of ``size`` bytes: blanks after its opening brace, so
+    Triton can only parse it once the last byte has arrived."""
+    return b"{" + b" " * (size - len(ECHO_JSON)) + ECHO_JSON[1:]
 
 
 def served(door: FrontDoor) -> None:
@@ -213,6 +250,93 @@ def test_a_body_that_keeps_trickling_is_served(door):
             time.sleep(LIMITS.body_timeout / 4)
             wire.send(ECHO_JSON[start:start + 20])
         assert wire.response().status == 200
+
+
+def test_a_body_trickling_below_the_minimum_rate_gets_408_after_the_grace(paced_door):
+    """A byte every 0.2 s never pauses as long as the body timeout: the minimum rate ends it
+    once the grace period is over, and others are served meanwhile."""
+    body = padded(STEADY_BYTES)
+    with Wire(paced_door) as trickle:
+        trickle.send(infer(body)[:-len(body)])
+        started = time.monotonic()
+        for byte in body:
+            trickle.send(bytes([byte]))
+            if select.select([trickle.sock], [], [], TRICKLE_S)[0]:
+                break  # answered
+        else:
+            raise AssertionError("the whole trickled body was taken")
+        reply = trickle.response()
+        took = time.monotonic() - started
+        assert reply.status == 408, reply
+        matched = SLOW_BODY.fullmatch(reply.error())
+        assert matched and int(matched[1]) < PACED.min_body_rate, reply.error()
+        assert PACED.body_rate_grace - 0.2 < took < PACED.body_rate_grace + SLACK
+        served(paced_door)
+        trickle.closed_within(LINGER)
+
+
+def test_a_body_at_a_steady_pace_may_take_longer_than_the_grace(paced_door):
+    """The grace is not a deadline: a body above the minimum rate takes as long as it needs."""
+    body = padded(STEADY_BYTES)
+    piece = STEADY_BYTES // STEADY_PIECES
+    with Wire(paced_door) as steady:
+        steady.send(infer(body)[:-len(body)])
+        started = time.monotonic()
+        for start in range(0, len(body), piece):
+            time.sleep(STEADY_S)
+            steady.send(body[start:start + piece])
+        assert time.monotonic() - started > PACED.body_rate_grace
+        reply = steady.response()
+        assert reply.status == 200, reply
+        assert json.loads(reply.body)["outputs"][0]["data"] == [2, 4]
+
+
+def test_a_64_mib_body_at_full_speed_passes_the_default_limits(triton):
+    """The largest body the default size limit takes (a big PDF) is not taken for a trickle."""
+    http_port, grpc_port = free_ports(2)
+    options = FrontDoorOptions("127.0.0.1", http_port, grpc_port, triton.http_port,
+                               triton.grpc_port)
+    assert options.max_request_bytes == DEFAULT_MAX_REQUEST_BYTES == 64 * 1024 * 1024
+    body = padded(DEFAULT_MAX_REQUEST_BYTES)
+    with FrontDoor(options) as door, Wire(door) as wire:
+        wire.send(infer(body))
+        reply = wire.response()
+    assert reply.status == 200, reply
+    assert json.loads(reply.body)["outputs"][0]["data"] == [2, 4]
+
+
+def test_connections_over_the_per_address_cap_get_503_and_others_are_served(paced_door):
+    cap = PACED.max_connections_per_client
+    held = [Wire(paced_door) for _ in range(cap)]
+    try:
+        for wire in held:  # answered: the door has counted each of them
+            wire.send(HEALTH)
+            assert wire.response().status == 200
+        with Wire(paced_door) as over:
+            started = time.monotonic()
+            reply = over.response()  # at once, without a request
+            assert time.monotonic() - started < SLACK
+            assert reply.status == 503, reply
+            assert reply.error() == "too many connections from this address; retry later"
+        with WireFrom(paced_door, OTHER_ADDRESS) as other:
+            other.send(HEALTH)
+            assert other.response().status == 200
+        for wire in held:  # the held ones are still served
+            wire.send(HEALTH)
+            assert wire.response().status == 200
+        held.pop().sock.close()
+        deadline = time.monotonic() + SLACK
+        while True:  # served as soon as the door has seen the close
+            with Wire(paced_door) as again:
+                again.send(HEALTH)
+                status = again.response().status
+            if status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(TRICKLE_S / 4)
+        assert status == 200
+    finally:
+        for wire in held:
+            wire.sock.close()
 
 
 def test_connections_over_the_cap_get_503_and_the_door_recovers(door):

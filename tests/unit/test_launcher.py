@@ -229,3 +229,29 @@ def test_client_limits_are_flags_with_nginx_like_defaults():
 def test_unusable_limits_are_a_clear_error(tmp_path, capsys, flags):
     assert server.main(["--model-repository", str(tmp_path), *flags]) == 2
     assert "ocr-server:" in capsys.readouterr().err
+
+
+def test_body_rate_and_per_address_cap_are_flags():
+    defaults = server.limits(server.parse_args([]))
+    assert (defaults.body_rate_grace, defaults.min_body_rate,
+            defaults.max_connections_per_client) == (20, 64 * 1024, 64)
+    chosen = server.limits(server.parse_args([
+        "--body-rate-grace", "2.5", "--min-body-rate", "1000", "--max-connections", "10",
+        "--max-connections-per-client", "4"]))
+    assert (chosen.body_rate_grace, chosen.min_body_rate, chosen.max_connections,
+            chosen.max_connections_per_client) == (2.5, 1000, 10, 4)
+    # Left at its default, the per-address cap follows a lower --max-connections down.
+    assert server.limits(server.parse_args(["--max-connections", "8"])
+                         ).max_connections_per_client == 8
+
+
+@pytest.mark.parametrize("flags, name", [
+    (["--body-rate-grace", "0"], "body_rate_grace"), (["--min-body-rate", "0"], "min_body_rate"),
+    (["--max-connections-per-client", "0"], "max_connections_per_client"),
+    (["--max-connections-per-client", "513"], "max_connections_per_client"),
+    (["--max-connections", "8", "--max-connections-per-client", "9"],
+     "max_connections_per_client")])
+def test_unusable_body_rate_or_per_address_cap_is_a_clear_error(tmp_path, capsys, flags, name):
+    assert server.main(["--model-repository", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err
+    assert "ocr-server:" in err and name in err, err

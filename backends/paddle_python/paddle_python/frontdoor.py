@@ -8,11 +8,13 @@ internal ports and puts these front doors on the public ports:
 
 * HTTP: aiohttp's server parses every request (llhttp, strict for requests) and answers
   what it refuses itself, in Triton's error shape ``{"error": ...}``: 400 for a malformed
-  head, 408 for a head or body that stalls, 411 for chunked bodies, 413 for a body over the
-  limit (before a byte of it is read), 414/431 for oversized request lines and headers, 503
-  over the connection cap or while shutting down. What passes is forwarded with aiohttp's
-  client, one request at a time per client connection (pipelined requests are answered in
-  order), its body streamed, over a pool of keep-alive connections to Triton.
+  head, 408 for a head or body that stalls or a body that trickles in below the minimum rate
+  once its grace period is over, 411 for chunked bodies, 413 for a body over the limit
+  (before a byte of it is read), 414/431 for oversized request lines and headers, 503 over
+  the connection cap (for the door, or for one client address) or while shutting down.
+  What passes is forwarded with aiohttp's client, one request at a time per client
+  connection (pipelined requests are answered in order), its body streamed, over a pool of
+  keep-alive connections to Triton.
 * gRPC: a ``grpc.aio`` server whose generic handler forwards every method as raw bytes over
   one shared upstream channel; gRPC enforces the size limit (RESOURCE_EXHAUSTED), the
   connection cap, the handshake timeout and the idle timeout through its channel options.
@@ -56,6 +58,20 @@ DEFAULT_HEAD_TIMEOUT_S = 60.0  # from accept, or from a head's first byte, to it
 DEFAULT_BODY_TIMEOUT_S = 60.0  # longest wait between two reads of a request body
 DEFAULT_KEEPALIVE_TIMEOUT_S = 75.0  # an idle connection (no request begun) is closed after
 DEFAULT_MAX_CONNECTIONS = 512  # per door; HTTP beyond it gets 503
+# One client address may hold an eighth of the door: a single host (or a client behind one
+# NAT) cannot shut everyone else out; the cap is counted on loopback too.
+DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 64
+# A body must keep up a minimum rate once a grace period is over, as with Apache
+# mod_reqtimeout's ``body=20,MinRate=...``: it may take DEFAULT_BODY_RATE_GRACE_S however
+# slowly, and then one second more for every DEFAULT_MIN_BODY_RATE bytes it has sent. Only the
+# time spent waiting for the client counts, not the time the door takes handing chunks on to
+# Triton. 64 KiB/s is about half a Mbit/s: a 64 MiB PDF over a 10 Mbit/s link (1.25 MB/s,
+# 54 s) arrives at 19 times the minimum and over a 1 Mbit/s uplink at twice it, while a client
+# sending a byte every two seconds is refused 20 s in. At the minimum itself a 64 MiB body may
+# take 20 + 1024 s, so to hold all 512 connections that long a client needs 32 MiB/s
+# (about 270 Mbit/s) of upload and, with the per-address cap, 8 addresses.
+DEFAULT_BODY_RATE_GRACE_S = 20.0
+DEFAULT_MIN_BODY_RATE = 64 * 1024  # bytes/s
 # Triton's HTTP server drops, unanswered, any head line of about 8 KiB or more (measured:
 # 8107-byte lines pass, 8199-byte ones are dropped), so both limits stay below that. They
 # differ on purpose: aiohttp reports both as ``LineTooLong`` carrying the limit that was hit,
@@ -90,6 +106,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 VERSIONS = frozenset({aiohttp.HttpVersion10, aiohttp.HttpVersion11})
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # what aiohttp's own routing writes for Expect
 TOO_MANY_HEADERS = "Too many headers"  # how aiohttp's parsers say it (both of them)
+TOO_MANY_CONNECTIONS = "too many connections; retry later"
+TOO_MANY_FROM_ADDRESS = "too many connections from this address; retry later"
 
 
 @dataclass(frozen=True)
@@ -103,13 +121,18 @@ class Limits:
     max_url_bytes: int = DEFAULT_MAX_URL_BYTES
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     max_headers: int = DEFAULT_MAX_HEADERS
+    # Added last: callers (and the launcher's tests) pass the ones above by position.
+    body_rate_grace: float = DEFAULT_BODY_RATE_GRACE_S
+    min_body_rate: int = DEFAULT_MIN_BODY_RATE  # bytes/s, once body_rate_grace is over
+    max_connections_per_client: int = DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 
     def __post_init__(self) -> None:
-        for name in ("head_timeout", "body_timeout", "keepalive_timeout"):
+        for name in ("head_timeout", "body_timeout", "keepalive_timeout", "body_rate_grace"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
-        for name in ("max_connections", "max_headers"):
+        for name in ("max_connections", "max_headers", "min_body_rate",
+                     "max_connections_per_client"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -121,6 +144,13 @@ class Limits:
         if self.max_url_bytes == self.max_header_bytes:
             raise ValueError("max_url_bytes and max_header_bytes must differ: the limit that "
                              "was hit tells a long request line (414) from a long header (431)")
+        if self.max_connections_per_client > self.max_connections:
+            if self.max_connections_per_client != DEFAULT_MAX_CONNECTIONS_PER_CLIENT:
+                raise ValueError(f"max_connections_per_client must be at most max_connections "
+                                 f"({self.max_connections}), not "
+                                 f"{self.max_connections_per_client!r}")
+            # Left at its default, the per-address cap follows a lower max_connections down.
+            object.__setattr__(self, "max_connections_per_client", self.max_connections)
 
 
 @dataclass(frozen=True)
@@ -198,6 +228,45 @@ class ShuttingDown(Exception):
     """Ends the upload of a request the door will not forward because it is stopping."""
 
 
+class BodyTooSlow(Exception):
+    """Ends the upload of a body that fell behind the minimum rate after its grace period:
+    a trickle would otherwise hold its connection for as long as it keeps sending."""
+
+    def __init__(self, received: int, seconds: float, minimum: int) -> None:
+        rate = int(received / seconds) if seconds > 0 else 0
+        super().__init__(f"request body arrived at {rate} bytes/s, below the minimum of "
+                         f"{minimum} bytes/s")
+
+
+class _BodyPace:
+    """How long the next read of a body may wait: the body timeout, or less when the body
+    is about to fall behind its minimum rate (``body_rate_grace`` seconds, then one second
+    more per ``min_body_rate`` bytes received)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.received = 0  # bytes so far
+        self.waited = 0.0  # seconds spent waiting for them
+
+    async def read(self, content: aiohttp.StreamReader) -> bytes:
+        """The next chunk (b"" at the end), or ``asyncio.TimeoutError`` / ``BodyTooSlow``."""
+        limits = self.limits
+        allowed = limits.body_rate_grace + self.received / limits.min_body_rate - self.waited
+        wait = min(limits.body_timeout, max(0.0, allowed))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            chunk = await asyncio.wait_for(content.readany(), wait)
+        except asyncio.TimeoutError:
+            if wait < limits.body_timeout:  # the rate's deadline, not a pause between reads
+                raise BodyTooSlow(self.received, self.waited + loop.time() - started,
+                                  limits.min_body_rate) from None
+            raise
+        self.waited += loop.time() - started
+        self.received += len(chunk)
+        return chunk
+
+
 def error_response(status: http.HTTPStatus, message: str) -> web.Response:
     """An answer of the door's own, in Triton's error shape, that closes the connection."""
     response = web.json_response({"error": message}, status=status.value)
@@ -241,6 +310,7 @@ class _Connection(web.RequestHandler):
         self.draining = False
         self.payload: aiohttp.StreamReader | None = None  # the body being read, if any
         self.upload_error: BaseException | None = None  # why reading that body stopped
+        self.address: str | None = None  # the client's, once counted against its cap
         self._head_bytes = False  # bytes of a head not yet parsed have arrived
         self._pipelined_bytes = False  # ... arrived while the previous request was busy
         self._discarding = False  # refused: input is read and dropped until closing
@@ -252,6 +322,15 @@ class _Connection(web.RequestHandler):
     # -- connection life --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # The per-address cap is checked here, not in ``_Server.__call__``: the protocol
+        # factory runs before there is a peer address to count.
+        address = _client_address(transport)
+        if not self.door.admit(address):
+            overloaded = _Overloaded(TOO_MANY_FROM_ADDRESS)
+            transport.set_protocol(overloaded)  # this connection is never aiohttp's
+            overloaded.connection_made(transport)
+            return
+        self.address = address
         super().connection_made(transport)
         self.door.connections.add(self)
         # The first head must come within the head timeout of the accept (as in nginx).
@@ -259,6 +338,9 @@ class _Connection(web.RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.door.connections.discard(self)
+        if self.address is not None:
+            self.door.release(self.address)
+            self.address = None
         self._stop_timer()
         if self._eof is not None and not self._eof.done():
             self._eof.set_result(None)
@@ -402,12 +484,15 @@ class _Connection(web.RequestHandler):
 
 
 class _Overloaded(asyncio.Protocol):
-    """A connection over the cap: answered 503 at once, its input dropped, closed soon."""
+    """A connection over a cap (the door's, or its address's): answered 503 at once, its
+    input dropped, closed soon."""
+
+    def __init__(self, message: str = TOO_MANY_CONNECTIONS) -> None:
+        self.message = message
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        transport.write(raw_error_response(http.HTTPStatus.SERVICE_UNAVAILABLE,
-                                           "too many connections; retry later"))
+        transport.write(raw_error_response(http.HTTPStatus.SERVICE_UNAVAILABLE, self.message))
         if transport.can_write_eof():
             transport.write_eof()
         asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
@@ -431,6 +516,12 @@ class _Server(web.Server):
         return _Connection(self._door, self, loop=self._loop, **self._kwargs)
 
 
+def _client_address(transport: asyncio.BaseTransport) -> str:
+    """The client's IP address without its port: what the per-address cap counts."""
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+
+
 def _upstream_headers(request: web.BaseRequest) -> CIMultiDict[str]:
     """The client's headers as Triton should see them: end-to-end ones only."""
     named = {name.strip().lower() for value in request.headers.getall("Connection", [])
@@ -452,9 +543,25 @@ class HttpDoor:
         self.options = options
         self.limits = options.limits
         self.connections: set[_Connection] = set()
+        self.per_client: dict[str, int] = {}  # client address -> its open connections
         self._upstream_port = options.upstream_http_port
         self._session: aiohttp.ClientSession | None = None
         self._listener: asyncio.Server | None = None
+
+    def admit(self, address: str) -> bool:
+        """Count a new connection from ``address``, or say it is over that address's cap."""
+        count = self.per_client.get(address, 0)
+        if count >= self.limits.max_connections_per_client:
+            return False
+        self.per_client[address] = count + 1
+        return True
+
+    def release(self, address: str) -> None:
+        """A counted connection closed (addresses with none are dropped: the dict stays
+        as small as the connections)."""
+        count = self.per_client.pop(address, 0) - 1
+        if count > 0:
+            self.per_client[address] = count
 
     async def start(self) -> int:
         """Bind the listener; returns the bound port."""
@@ -499,7 +606,7 @@ class HttpDoor:
             upstream = await self._session.request(
                 request.method, url, headers=_upstream_headers(request), data=body,
                 allow_redirects=False)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ShuttingDown) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError, ShuttingDown, BodyTooSlow) as exc:
             return self._upload_failed(connection, exc)
         try:
             response = await self._relay(request, connection, upstream)
@@ -540,11 +647,12 @@ class HttpDoor:
 
     async def _body(self, request: web.BaseRequest, connection: _Connection
                     ) -> AsyncIterator[bytes]:
-        """The request body as it arrives, each read bounded by the body timeout. Why it
-        stopped early is kept on the connection: aiohttp's client wraps it on the way out."""
+        """The request body as it arrives, each read bounded by the body timeout and all of
+        them by the minimum rate (``_BodyPace``). Why it stopped early is kept on the
+        connection: aiohttp's client wraps it on the way out."""
+        pace = _BodyPace(self.limits)
         try:
-            while chunk := await asyncio.wait_for(request.content.readany(),
-                                                  self.limits.body_timeout):
+            while chunk := await pace.read(request.content):
                 yield chunk
         except BaseException as exc:
             connection.upload_error = exc
@@ -558,6 +666,8 @@ class HttpDoor:
             limit = self.limits.body_timeout
             return connection.refusal(http.HTTPStatus.REQUEST_TIMEOUT,
                                       f"no request body bytes for {limit:g} s")
+        if isinstance(reason, BodyTooSlow):
+            return connection.refusal(http.HTTPStatus.REQUEST_TIMEOUT, str(reason))
         if isinstance(reason, ShuttingDown):
             return connection.refusal(http.HTTPStatus.SERVICE_UNAVAILABLE,
                                       "the server is shutting down")

@@ -57,6 +57,12 @@ LIMIT_HELP = {
     "max_url_bytes": "longest request target (path and query); then 414",
     "max_header_bytes": "longest header, name and value (also gRPC metadata in all); then 431",
     "max_headers": "most headers in a request; then 431",
+    "body_rate_grace": "seconds a request body may take however slowly before "
+                       "--min-body-rate applies",
+    "min_body_rate": "bytes/s a request body must keep up once --body-rate-grace is over "
+                     "(every this many bytes received allow one second more); then 408",
+    "max_connections_per_client": "open HTTP connections from one client address (loopback "
+                                  "too; at most --max-connections); then 503",
 }
 # glibc raises its mmap threshold each time a large block is freed, after which image-sized
 # arrays come from the heap and fragment it: each stub grew by 50-120 MB under load
