@@ -1,13 +1,16 @@
 """Documents without a server: what is a PDF, a TIFF or an image, how pages are sized and
 made one at a time, and the limits checked before anything large is made."""
 
+import numpy as np
 import pytest
 
 from paddle_python.documents import (
     DocumentOptions,
+    DocumentRequest,
     check_pages,
     document_kind,
     document_text,
+    draw_page,
     open_document,
     render_scale,
     split_parameters,
@@ -114,11 +117,21 @@ def test_document_bytes_are_bounded():
 
 
 def test_dpi_is_the_document_model_s_and_the_rest_goes_to_each_page():
-    assert split_parameters({}, OPTIONS) == (200, {})
-    assert split_parameters({"dpi": 300, "min_score": 0.7}, OPTIONS) == (300, {"min_score": 0.7})
+    assert split_parameters({}, OPTIONS) == (DocumentRequest(200, False), {})
+    assert split_parameters({"dpi": 300, "min_score": 0.7, "visualize": True}, OPTIONS) == (
+        DocumentRequest(300, True), {"min_score": 0.7})
     with pytest.raises(InputError, match="'dpi' is 5; allowed 36 to 600"):
         split_parameters({"dpi": 5}, OPTIONS)
     with pytest.raises(InputError, match="unknown request parameter 'colour'"):
         split_parameters({"colour": "red"}, OPTIONS)
     with pytest.raises(ValueError, match="dpi 1000"):
         DocumentOptions(dpi=1000)
+
+
+def test_a_visualized_page_is_a_jpeg_of_the_page_with_its_boxes():
+    page = open_document(render(LATIN, size=(640, 480)), OPTIONS, 200).page(0)
+    box = np.array([[[10, 10], [200, 10], [200, 60], [10, 60]]], np.float32)
+    drawn = decode_image(draw_page(page.image, box))
+    assert drawn.shape == (480, 640, 3)
+    assert tuple(drawn[10, 100]) != (255, 255, 255)  # on the box's top edge
+    assert tuple(drawn[300, 600]) == (255, 255, 255)  # far from it, the white page

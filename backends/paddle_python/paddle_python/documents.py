@@ -39,8 +39,16 @@ SHRINK_STEP = 0.999  # how a scale that rounds to one pixel too many is brought 
 PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD: the document is encrypted
 WHITE = (255, 255, 255, 255)  # what a PDF page is drawn on
 
-# The resolution a request may ask for with the ``dpi`` parameter.
-DPI_OPTION = RequestOption(int, 36, 600)
+# What a request may ask of ocr_document itself; every other parameter goes to each page's
+# ``ocr`` request (``options.REQUEST_OPTIONS``).
+DOCUMENT_OPTIONS = {
+    "dpi": RequestOption(int, 36, 600),  # PDF rendering resolution
+    "visualize": RequestOption(bool),  # each page as a JPEG with its boxes drawn
+}
+DPI_OPTION = DOCUMENT_OPTIONS["dpi"]
+BOX_COLOUR = (0, 160, 0)  # BGR: the boxes drawn on a visualized page
+BOX_THICKNESS = 2
+JPEG_QUALITY = 85
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class DocumentOptions:
     documents_in_flight: int = 4  # documents one instance reads at once
 
     def __post_init__(self) -> None:
-        if not DPI_OPTION.low <= self.dpi <= DPI_OPTION.high:
+        if not DPI_OPTION.low <= self.dpi <= DPI_OPTION.high:  # type: ignore[operator]
             raise ValueError(f"dpi {self.dpi} outside {DPI_OPTION.low:g}..{DPI_OPTION.high:g}")
         for name in ("max_pages", "max_document_bytes", "max_page_pixels", "pages_in_flight",
                      "documents_in_flight"):
@@ -82,14 +90,34 @@ def document_text(pages: list[list[str]]) -> tuple[list[str], str]:
 
 
 def split_parameters(params: Mapping[str, Any], options: DocumentOptions
-                     ) -> tuple[int, dict[str, Any]]:
-    """The request's ``dpi`` (or the configured one) and the parameters for each page's
-    ``ocr`` request, checked here so that a bad one is named once, not once per page."""
-    rest = {k: v for k, v in params.items() if k != "dpi"}
+                     ) -> tuple[DocumentRequest, dict[str, Any]]:
+    """What the request asks of the document model, and the parameters for each page's
+    ``ocr`` request, all checked here so that a bad one is named once, not once per page."""
+    rest = {k: v for k, v in params.items() if k not in DOCUMENT_OPTIONS}
     with_request(rest)  # unknown names, wrong types, out of range: the caller's error
-    if "dpi" not in params:
-        return options.dpi, rest
-    return request_value("dpi", params["dpi"], DPI_OPTION), rest
+    asked = {name: request_value(name, params[name], option)
+             for name, option in DOCUMENT_OPTIONS.items() if name in params}
+    return DocumentRequest(dpi=asked.get("dpi", options.dpi),
+                           visualize=asked.get("visualize", False)), rest
+
+
+@dataclass(frozen=True)
+class DocumentRequest:
+    """One request's own settings (``DOCUMENT_OPTIONS``)."""
+
+    dpi: int
+    visualize: bool = False
+
+
+def draw_page(image: bytes, boxes: np.ndarray) -> bytes:
+    """A page with its lines' boxes drawn, as a JPEG (PaddleX's ``ocrImage``)."""
+    bgr = decode_image(image)
+    cv2.polylines(bgr, [np.round(box).astype(np.int32) for box in boxes], True, BOX_COLOUR,
+                  BOX_THICKNESS)
+    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError(f"cannot encode a page of shape {bgr.shape} as JPEG")
+    return encoded.tobytes()
 
 
 @dataclass
@@ -277,6 +305,7 @@ class DocumentResult:
     words: list[str] = field(default_factory=list)
     word_boxes: list[np.ndarray] = field(default_factory=list)
     word_lines: list[np.ndarray] = field(default_factory=list)
+    page_images: list[bytes] = field(default_factory=list)  # with visualize: JPEGs
 
     def add_page(self, page: Page, out: Mapping[str, np.ndarray]) -> None:
         """Append one page's ``ocr`` outputs (batch dimension removed)."""
@@ -307,4 +336,5 @@ class DocumentResult:
             "words": self.words,
             "word_boxes": joined(self.word_boxes, (0, 4, 2), np.float32),
             "word_lines": joined(self.word_lines, (0,), np.int32),
+            "page_images": self.page_images,
         }

@@ -49,6 +49,9 @@ from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict
 
+from .paddlex_api import PATH as OCR_API_PATH
+from .paddlex_api import OcrApi, failure
+
 LOG = logging.getLogger(__name__)
 
 UPSTREAM_HOST = "127.0.0.1"
@@ -171,9 +174,12 @@ class FrontDoorOptions:
     tls_key: Path | None = None
     tls_ca: Path | None = None
     limits: Limits = field(default_factory=Limits)
+    # The model repository Triton serves: with it, the HTTP door also answers PaddleX's
+    # ``POST /ocr`` (``paddlex_api``), whose answers quote the served defaults.
+    model_repository: Path | None = None
 
     def __post_init__(self) -> None:
-        for name in ("tls_cert", "tls_key", "tls_ca"):
+        for name in ("tls_cert", "tls_key", "tls_ca", "model_repository"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
@@ -547,6 +553,8 @@ class HttpDoor:
         self._upstream_port = options.upstream_http_port
         self._session: aiohttp.ClientSession | None = None
         self._listener: asyncio.Server | None = None
+        self.ocr_api = (None if options.model_repository is None else OcrApi.serving(
+            options.model_repository, f"{UPSTREAM_HOST}:{self._upstream_port}"))
 
     def admit(self, address: str) -> bool:
         """Count a new connection from ``address``, or say it is over that address's cap."""
@@ -594,6 +602,8 @@ class HttpDoor:
             return connection.refusal(*refusal)
         if request.headers.get("Expect", "").lower() == "100-continue":
             await request.writer.write(CONTINUE)
+        if self.ocr_api is not None and request.path == OCR_API_PATH:
+            return await self._ocr_api(request, connection)
         body = self._body(request, connection) if request.body_exists else None
         if body is None:
             connection.in_triton = True
@@ -659,6 +669,26 @@ class HttpDoor:
             raise
         connection.in_triton = True
 
+    async def _ocr_api(self, request: web.BaseRequest, connection: _Connection
+                       ) -> web.StreamResponse:
+        """``POST /ocr``, PaddleX's OCR serving API: the body is read under the same limits as
+        any other, then answered by ``ocr_document`` on Triton (``paddlex_api.OcrApi``)."""
+        assert self.ocr_api is not None
+        if request.method != "POST":
+            status, answer = http.HTTPStatus.METHOD_NOT_ALLOWED, "use POST"
+            return web.json_response(failure("", status.value, answer), status=status.value,
+                                     headers={"Allow": "POST"})
+        try:
+            body = b"".join([chunk async for chunk in self._body(request, connection)])
+        except Exception as exc:
+            return self._upload_failed(connection, exc)
+        connection.in_triton = True  # a drain waits for its answer, as for Triton's own
+        status, answer = await self.ocr_api.answer(body)
+        response = web.json_response(answer, status=status)
+        if connection.draining:
+            response.force_close()
+        return response
+
     def _upload_failed(self, connection: _Connection, exc: BaseException) -> web.StreamResponse:
         """Forwarding stopped before Triton answered: say why, if the client is still there."""
         reason = connection.upload_error
@@ -703,6 +733,8 @@ class HttpDoor:
         await self._until_closed(CLOSE_SECONDS)
         if self._session is not None:
             await self._session.close()
+        if self.ocr_api is not None:
+            await self.ocr_api.close()
 
     async def _until_closed(self, seconds: float) -> None:
         """Wait until every client connection has gone, or ``seconds`` have passed."""

@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         door = FrontDoor(FrontDoorOptions(
             args.host, args.http_port, args.grpc_port, *internal, args.max_request_bytes,
-            args.tls_cert, args.tls_key, args.tls_ca, limits(args)))
+            args.tls_cert, args.tls_key, args.tls_ca, limits(args), args.model_repository))
     except ValueError as exc:
         print(f"ocr-server: {exc}", file=sys.stderr)
         return 2

@@ -45,22 +45,24 @@ class TritonPythonModel:
 
     async def _read(self, request):
         data = triton.input_array(request, "document")
-        dpi, params = documents.split_parameters(triton.request_parameters(request),
-                                                 self.options)
-        pages = await self._render(documents.open_document, data.tobytes(), self.options, dpi)
+        asked, params = documents.split_parameters(triton.request_parameters(request),
+                                                   self.options)
+        pages = await self._render(documents.open_document, data.tobytes(), self.options,
+                                   asked.dpi)
         try:
-            result = await self._pages(pages, params)
+            result = await self._pages(pages, params, asked.visualize)
         finally:
             await self._render(pages.close)
         out = result.arrays()
         return {
             "texts": triton.strings(out.pop("texts"))[None],
             "words": triton.strings(out.pop("words"))[None],
-            "document_type": triton.strings(out.pop("document_type")),
+            "document_type": triton.strings(out.pop("document_type"))[None],
+            "page_images": np.array(out.pop("page_images"), dtype=np.object_)[None],
             **{name: value[None] for name, value in out.items()},
         }
 
-    async def _pages(self, pages, params):
+    async def _pages(self, pages, params, visualize):
         """Render page after page while earlier ones are read, at most pages_in_flight at once."""
         result = DocumentResult(pages.kind)
         wanted = LINE_OUTPUTS + (WORD_OUTPUTS if params.get("return_word_boxes") else [])
@@ -85,6 +87,9 @@ class TritonPythonModel:
                 reads.append(asyncio.ensure_future(read(page)))
             for page, out in await asyncio.gather(*reads):
                 result.add_page(page, out)
+                if visualize:
+                    result.page_images.append(
+                        await self._render(documents.draw_page, page.image, out["boxes"][0]))
         except BaseException:
             for each in reads:
                 each.cancel()
