@@ -1,0 +1,53 @@
+"""``ocr_document`` on the real server: every page of a PDF and of a multi-page TIFF read, each
+page an ``ocr`` request, the pages' sizes as rendered, and the request's own options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.support.calls import MODULES, stats
+from tests.support.documents import A4_PT, PAGES, page_images, text_pdf, tiff
+from tests.support.render import squash
+
+
+def read(client, protocol: str, data: bytes, parameters: dict | None = None
+         ) -> dict[str, np.ndarray]:
+    array = np.frombuffer(data, np.uint8)[None]
+    tensor = MODULES[protocol].InferInput("document", list(array.shape), "UINT8")
+    tensor.set_data_from_numpy(array)
+    result = client.infer("ocr_document", [tensor], parameters=parameters)
+    names = ["texts", "scores", "boxes", "line_pages", "page_sizes", "document_type"]
+    return {name: result.as_numpy(name)[0] for name in names}
+
+
+def page_lines(out: dict[str, np.ndarray]) -> list[list[str]]:
+    return [[squash(t.decode()) for t, p in zip(out["texts"], out["line_pages"]) if p == page]
+            for page in range(len(out["page_sizes"]))]
+
+
+@pytest.mark.parametrize("kind", ["pdf", "tiff"])
+def test_every_page_is_read_in_order(http, grpc, protocol, kind):
+    client = http if protocol == "http" else grpc
+    data = text_pdf() if kind == "pdf" else tiff(page_images())
+    out = read(client, protocol, data)
+    assert out["document_type"][0].decode() == kind
+    assert page_lines(out) == [[squash(line) for line in page] for page in PAGES]
+    assert out["scores"].shape == (len(out["texts"]),) and out["scores"].min() > 0.5
+    assert out["boxes"].shape == (len(out["texts"]), 4, 2)
+    width, height = (round(A4_PT[0] * 200 / 72), round(A4_PT[1] * 200 / 72)) if kind == "pdf" \
+        else page_images()[0].size
+    assert out["page_sizes"].tolist() == [[width, height]] * len(PAGES)
+    assert (out["boxes"][..., 0].max() <= width) and (out["boxes"][..., 1].max() <= height)
+
+
+def test_a_request_may_ask_for_another_resolution(http):
+    out = read(http, "http", text_pdf(), {"dpi": 100, "min_score": 0.6})
+    assert out["page_sizes"].tolist() == [[827, 1170]] * len(PAGES)
+    assert page_lines(out)[0] == [squash(line) for line in PAGES[0]]
+
+
+def test_each_page_is_an_ocr_request(http):
+    before = stats(http, "ocr")
+    read(http, "http", text_pdf())
+    assert stats(http, "ocr").since(before).succeeded == len(PAGES)
