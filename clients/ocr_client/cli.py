@@ -1,7 +1,11 @@
-"""``ocr-client``: OCR image files, folders or glob patterns through the server.
+"""``ocr-client``: OCR images, PDFs and multi-page TIFFs (files, folders or globs) through the server.
 
-    ocr-client photo.jpg
-    ocr-client scans/ "more/*.png" --concurrency 8 --format jsonl > lines.jsonl
+    ocr-client photo.jpg report.pdf
+    ocr-client scans/ "more/**/*.tif" --concurrency 8 --format jsonl > lines.jsonl
+
+Images go to the ``ocr`` model; PDFs and TIFFs to ``ocr_document``, and each of their pages is
+a result of its own (``"page"``, from 1). A folder gives the files directly inside it; a
+``**`` pattern reaches into subfolders.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from typing import Iterator, TextIO
 from .client import DEFAULT_URLS, OcrClient, OcrClientError, ServerError, UnreachableError
 from .draw import draw_lines
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+DOCUMENT_SUFFIXES = {".pdf", ".tif", ".tiff"}  # every page read (ocr_document)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"} | DOCUMENT_SUFFIXES
 FORMATS = ("text", "json", "jsonl", "csv")
-CSV_COLUMNS = ["image", "line", "text", "score", "box", "error"]
+CSV_COLUMNS = ["image", "page", "line", "text", "score", "box", "error"]
 
 
 def image_paths(inputs: list[str | Path]) -> list[Path]:
@@ -40,12 +45,13 @@ def image_paths(inputs: list[str | Path]) -> list[Path]:
     return paths
 
 
-def draw_target(draw: Path, image: Path, many: bool) -> Path:
-    """Where the drawing of ``image`` goes: ``draw`` itself, or a file in folder ``draw``."""
-    if not many:
+def draw_target(draw: Path, image: Path, many: bool, page: int | None = None) -> Path:
+    """Where the drawing of ``image`` (or of its ``page``) goes: ``draw`` itself, or a file in
+    folder ``draw``; a document's pages are always files in folder ``draw``."""
+    if not many and page is None:
         return draw
     draw.mkdir(parents=True, exist_ok=True)
-    return draw / f"{image.stem}.ocr.png"
+    return draw / (f"{image.stem}.ocr.png" if page is None else f"{image.stem}.p{page}.ocr.jpg")
 
 
 class Progress:
@@ -68,32 +74,52 @@ class Progress:
 
 
 def read_all(paths: list[Path], args: argparse.Namespace, progress: Progress) -> Iterator[dict]:
-    """One result per image, in the order given, read ``args.concurrency`` at a time (each
-    worker thread has its own client)."""
+    """One result per image and per page of a document, in the order given, read
+    ``args.concurrency`` files at a time (each worker thread has its own client)."""
     local = threading.local()
     clients: list[OcrClient] = []
 
-    def read(path: Path) -> dict:
+    def read(path: Path) -> list[dict]:
         if not hasattr(local, "client"):
             local.client = OcrClient(args.url, args.protocol, args.timeout)
             clients.append(local.client)
         try:
-            lines = local.client.read_file(path)
-        except (ServerError, OSError) as exc:
+            results = (read_document(local.client, path, args)
+                       if path.suffix.lower() in DOCUMENT_SUFFIXES else read_image(path))
+        except (ServerError, OSError, ValueError) as exc:
             progress.step(failed=True)
-            return {"image": str(path), "error": str(exc)}
+            return [{"image": str(path), "error": str(exc)}]
+        progress.step(failed=False)
+        return results
+
+    def read_image(path: Path) -> list[dict]:
+        lines = local.client.read_file(path)
         if args.draw:
             target = draw_target(args.draw, path, len(paths) > 1)
             draw_lines(path.read_bytes(), lines, args.font).save(target)
-        progress.step(failed=False)
-        return {"image": str(path), "lines": [line.as_dict() for line in lines]}
+        return [{"image": str(path), "lines": [line.as_dict() for line in lines]}]
 
     try:
         with ThreadPoolExecutor(max(1, args.concurrency)) as pool:
-            yield from pool.map(read, paths)
+            for results in pool.map(read, paths):
+                yield from results
     finally:
         for client in clients:
             client.close()
+
+
+def read_document(client: OcrClient, path: Path, args: argparse.Namespace) -> list[dict]:
+    """Each page of a PDF or TIFF as a result; with ``--draw`` the server's picture of each
+    page (its boxes drawn) is saved as ``<name>.p<page>.ocr.jpg``."""
+    pages = client.read_document(path.read_bytes(), visualize=bool(args.draw))
+    results = []
+    for page in pages:
+        if args.draw and page.picture is not None:
+            draw_target(args.draw, path, True, page.index + 1).write_bytes(page.picture)
+        results.append({"image": str(path), "page": page.index + 1,
+                        "size": [page.width, page.height],
+                        "lines": [line.as_dict() for line in page.lines]})
+    return results
 
 
 def write(result: dict, fmt: str, many: bool, out: TextIO, writer: csv.DictWriter | None) -> None:
@@ -106,10 +132,13 @@ def write(result: dict, fmt: str, many: bool, out: TextIO, writer: csv.DictWrite
         if "error" in result:
             writer.writerow({"image": result["image"], "error": result["error"]})
         for number, line in enumerate(result.get("lines", []), start=1):
-            writer.writerow({"image": result["image"], "line": number, "text": line["text"],
-                             "score": line["score"], "box": json.dumps(line["box"])})
+            writer.writerow({"image": result["image"], "page": result.get("page", ""),
+                             "line": number, "text": line["text"], "score": line["score"],
+                             "box": json.dumps(line["box"])})
     elif fmt == "text" and "lines" in result:
-        if many:
+        if "page" in result:
+            out.write(f"== {result['image']} page {result['page']}\n")
+        elif many:
             out.write(f"== {result['image']}\n")
         for line in result["lines"]:
             out.write(line["text"] + "\n")
@@ -125,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ocr-client", description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="+", help="image files, folders or quoted glob patterns")
+    parser.add_argument("images", nargs="+",
+                        help="images, PDFs, TIFFs, folders or quoted glob patterns")
     parser.add_argument("--protocol", choices=sorted(DEFAULT_URLS), default="http")
     parser.add_argument("--url", help="host:port (default 127.0.0.1:8000 for http, :8001 for grpc)")
     parser.add_argument("--format", choices=FORMATS, default="text",
@@ -137,7 +167,8 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true",
                         help="show progress on stderr (default: when stderr is a terminal)")
     parser.add_argument("--draw", type=Path, metavar="OUT",
-                        help="write the image with boxes and text (a folder for several images)")
+                        help="write the image with boxes and text (a folder for several images; "
+                             "a document's pages as <name>.p<N>.ocr.jpg in folder OUT)")
     parser.add_argument("--font", type=Path, help="a TrueType font for --draw (for CJK text)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     args = parser.parse_args(argv)
@@ -146,7 +177,7 @@ def run(argv: list[str] | None = None) -> int:
     if not paths:
         print("ocr-client: no images found", file=sys.stderr)
         return 2
-    many = len(paths) > 1
+    many = len(paths) > 1 or paths[0].suffix.lower() in DOCUMENT_SUFFIXES
     progress = Progress(len(paths), args.progress or sys.stderr.isatty())
     writer = None
     if args.format == "csv":

@@ -12,6 +12,8 @@ from tritonclient.utils import InferenceServerException
 
 DEFAULT_URLS = {"http": "127.0.0.1:8000", "grpc": "127.0.0.1:8001"}
 MODEL = "ocr"
+DOCUMENT_MODEL = "ocr_document"  # PDFs and multi-page TIFFs, every page
+DOCUMENT_OUTPUTS = ("texts", "scores", "boxes", "line_pages", "page_sizes", "page_images")
 
 
 class OcrClientError(RuntimeError):
@@ -36,6 +38,18 @@ class Line:
 
     def as_dict(self) -> dict:
         return {"text": self.text, "score": round(self.score, 4), "box": self.box}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a document: its index (from 0), its size in pixels as the server rendered
+    it, its lines, and (asked for with ``visualize``) a JPEG of it with its boxes drawn."""
+
+    index: int
+    width: int
+    height: int
+    lines: list[Line]
+    picture: bytes | None = None
 
 
 def lines_from_outputs(texts: np.ndarray, scores: np.ndarray, boxes: np.ndarray) -> list[Line]:
@@ -83,16 +97,36 @@ class OcrClient:
 
     def read(self, image: bytes) -> list[Line]:
         """OCR the bytes of one encoded image file."""
-        data = np.frombuffer(image, dtype=np.uint8)[None]
-        tensor = self._module.InferInput("image", list(data.shape), "UINT8")
-        tensor.set_data_from_numpy(data)
-        outputs = [self._module.InferRequestedOutput(n) for n in ("texts", "scores", "boxes")]
+        result = self._infer(MODEL, "image", image, ("texts", "scores", "boxes"))
+        return lines_from_outputs(result.as_numpy("texts"), result.as_numpy("scores"),
+                                  result.as_numpy("boxes"))
+
+    def read_document(self, document: bytes, visualize: bool = False) -> list[Page]:
+        """OCR every page of a PDF or a TIFF (or one image) through ``ocr_document``."""
+        result = self._infer(DOCUMENT_MODEL, "document", document, DOCUMENT_OUTPUTS,
+                             {"visualize": True} if visualize else None)
+        out = {name: result.as_numpy(name)[0] for name in DOCUMENT_OUTPUTS}
+        lines = lines_from_outputs(out["texts"], out["scores"], out["boxes"])
+        pictures = list(out["page_images"]) or [None] * len(out["page_sizes"])
+        return [Page(index, int(width), int(height),
+                     [line for line, page in zip(lines, out["line_pages"]) if page == index],
+                     pictures[index])
+                for index, (width, height) in enumerate(out["page_sizes"])]
+
+    def read_file(self, path: str | Path) -> list[Line]:
+        return self.read(Path(path).read_bytes())
+
+    def _infer(self, model: str, name: str, data: bytes, output_names: tuple[str, ...],
+               parameters: dict | None = None):
+        array = np.frombuffer(data, dtype=np.uint8)[None]
+        tensor = self._module.InferInput(name, list(array.shape), "UINT8")
+        tensor.set_data_from_numpy(array)
+        outputs = [self._module.InferRequestedOutput(n) for n in output_names]
         try:
             if self.protocol == "grpc":
-                result = self._client.infer(MODEL, [tensor], outputs=outputs,
-                                            client_timeout=self.timeout)
-            else:
-                result = self._client.infer(MODEL, [tensor], outputs=outputs)
+                return self._client.infer(model, [tensor], outputs=outputs,
+                                          parameters=parameters, client_timeout=self.timeout)
+            return self._client.infer(model, [tensor], outputs=outputs, parameters=parameters)
         except InferenceServerException as exc:
             if _is_connection_failure(exc):
                 raise UnreachableError(f"cannot reach the OCR server at {self.url} "
@@ -101,11 +135,6 @@ class OcrClient:
         except (ConnectionError, OSError) as exc:
             raise UnreachableError(f"cannot reach the OCR server at {self.url} "
                                    f"({self.protocol}): {exc}") from None
-        return lines_from_outputs(result.as_numpy("texts"), result.as_numpy("scores"),
-                                  result.as_numpy("boxes"))
-
-    def read_file(self, path: str | Path) -> list[Line]:
-        return self.read(Path(path).read_bytes())
 
 
 def _is_connection_failure(exc: InferenceServerException) -> bool:

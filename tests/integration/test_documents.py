@@ -3,12 +3,21 @@ page an ``ocr`` request, the pages' sizes as rendered, and the request's own opt
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.support.calls import MODULES, stats
 from tests.support.documents import A4_PT, PAGES, page_images, text_pdf, tiff
 from tests.support.render import squash
+
+BIN = Path(sys.executable).parent
 
 
 def read(client, protocol: str, data: bytes, parameters: dict | None = None
@@ -51,3 +60,28 @@ def test_each_page_is_an_ocr_request(http):
     before = stats(http, "ocr")
     read(http, "http", text_pdf())
     assert stats(http, "ocr").since(before).succeeded == len(PAGES)
+
+
+def test_ocr_client_reads_every_page_of_pdfs_and_tiffs(server, tmp_path):
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(text_pdf())
+    (folder / "scan.tiff").write_bytes(tiff(page_images()))
+    drawn = tmp_path / "drawn"
+    done = subprocess.run([str(BIN / "ocr-client"), str(folder), "--url", server.http_url,
+                           "--format", "jsonl", "--draw", str(drawn)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(Path(r["image"]).name, r["page"]) for r in rows] == [
+        ("report.pdf", 1), ("report.pdf", 2), ("report.pdf", 3),
+        ("scan.tiff", 1), ("scan.tiff", 2), ("scan.tiff", 3)]
+    for row, page in zip(rows, PAGES * 2):
+        assert [squash(line["text"]) for line in row["lines"]] == [squash(t) for t in page]
+    assert sorted(p.name for p in drawn.iterdir()) == sorted(
+        f"{stem}.p{n}.ocr.jpg" for stem in ("report", "scan") for n in (1, 2, 3))
+    csv_run = subprocess.run([str(BIN / "ocr-client"), str(folder / "report.pdf"), "--url",
+                              server.grpc_url, "--protocol", "grpc", "--format", "csv"],
+                             capture_output=True, text=True, timeout=300)
+    pages = [row["page"] for row in csv.DictReader(io.StringIO(csv_run.stdout))]
+    assert pages == ["1", "1", "2", "2", "3", "3"], csv_run.stdout
