@@ -1,7 +1,9 @@
-"""Write perf_analyzer ``--input-data`` JSON for the ``ocr`` model from image files.
+"""Write perf_analyzer ``--input-data`` JSON for ``ocr`` (images) or ``ocr_document`` (PDFs,
+TIFFs) from files.
 
-Each image becomes one entry whose ``image`` tensor is the file's bytes (``b64`` content,
-its byte count as the shape), so perf_analyzer sends real encoded images in turn.
+Each file becomes one entry whose input tensor (``image``, or ``document`` with
+``--input document``) is the file's bytes (``b64`` content, its byte count as the shape), so
+perf_analyzer sends real encoded files in turn.
 """
 
 from __future__ import annotations
@@ -13,23 +15,25 @@ import sys
 from pathlib import Path
 
 
-def input_data(images: list[Path]) -> dict:
+def input_data(files: list[Path], name: str = "image") -> dict:
     return {
         "data": [
-            {"image": {"content": {"b64": base64.b64encode(p.read_bytes()).decode("ascii")},
-                       "shape": [p.stat().st_size]}}
-            for p in images
+            {name: {"content": {"b64": base64.b64encode(p.read_bytes()).decode("ascii")},
+                    "shape": [p.stat().st_size]}}
+            for p in files
         ]
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="+", type=Path)
+    parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--input", choices=("image", "document"), default="image",
+                        help="the model's input: image (ocr) or document (ocr_document)")
     args = parser.parse_args()
-    args.output.write_text(json.dumps(input_data(args.images)))
-    print(f"{len(args.images)} images -> {args.output}", file=sys.stderr)
+    args.output.write_text(json.dumps(input_data(args.files, args.input)))
+    print(f"{len(args.files)} files -> {args.output}", file=sys.stderr)
     return 0
 
 
