@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -28,7 +29,8 @@ def test_contract_of_the_ocr_model(http):
         ("image", "UINT8", [-1, -1])]
     assert sorted((o["name"], o["datatype"], tuple(o["shape"])) for o in meta["outputs"]) == [
         ("boxes", "FP32", (-1, -1, 4, 2)), ("scores", "FP32", (-1, -1)),
-        ("texts", "BYTES", (-1, -1))]
+        ("texts", "BYTES", (-1, -1)), ("word_boxes", "FP32", (-1, -1, 4, 2)),
+        ("word_lines", "INT32", (-1, -1)), ("words", "BYTES", (-1, -1))]
     for model in ("text_det", "text_cls", "text_rec"):
         config = http.get_model_config(model)
         # text_cls on Triton's default scheduler (its config.pbtxt says why)
@@ -92,6 +94,18 @@ def test_served_equals_in_process(http, in_process, photos):
         assert served.texts == local.texts
         assert np.abs(served.boxes - local.boxes).max(initial=0) <= 1.0
         assert np.allclose(served.scores, local.scores, atol=2e-3)
+
+
+def test_served_words_equal_in_process(http, in_process, photos):
+    with_words = copy.copy(in_process)  # the same predictors, asked for word boxes
+    with_words.config = in_process.config.with_parameters({"return_word_boxes": "true"})
+    for data in parity_images(photos):
+        served = http.infer("ocr", [image_input("http", data)],
+                            parameters={"return_word_boxes": True})
+        local = with_words(data)
+        assert [w.decode() for w in served.as_numpy("words")[0]] == local.words
+        assert served.as_numpy("word_lines")[0].tolist() == local.word_lines.tolist()
+        assert np.abs(served.as_numpy("word_boxes")[0] - local.word_boxes).max(initial=0) <= 1.0
 
 
 def test_every_paddle_instance_logs_what_it_folded(server):

@@ -112,6 +112,7 @@ REQUEST_OPTIONS: dict[str, RequestOption] = {
     "det_unclip_ratio": RequestOption(float, 0.5, 4.0),
     "use_angle_cls": RequestOption(bool),
     "min_score": RequestOption(float, 0.0, 1.0),
+    "return_word_boxes": RequestOption(bool),
 }
 
 

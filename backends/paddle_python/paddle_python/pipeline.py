@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 import numpy as np
 
-from . import classification, detection, metrics, recognition
+from . import classification, detection, metrics, recognition, words
 from .batching import group_by_shape, run_batched
 from .classification import ClsOptions
 from .detection import DbOptions, DetNormalize, DetResize
@@ -27,8 +27,8 @@ from .recognition import CtcOptions, RecOptions
 
 # batch (k x 3 x 48 x 192) -> (angles, scores)
 Classify = Callable[[np.ndarray], Awaitable[tuple[np.ndarray, np.ndarray]]]
-# batch (k x 3 x 48 x W) -> (texts, scores)
-Recognize = Callable[[np.ndarray], Awaitable[tuple[list[str], np.ndarray]]]
+# batch (k x 3 x 48 x W) -> (texts, scores, steps: k x T, CtcDecoder.steps)
+Recognize = Callable[[np.ndarray], Awaitable[tuple[list[str], np.ndarray, np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,16 @@ class BlsOptions:
 @dataclass
 class OcrResult:
     """Lines in reading order: texts, recognition scores, boxes ``n x 4 x 2`` in pixels; and
-    how many of the lines were read turned 180 degrees."""
+    how many of the lines were read turned 180 degrees. With ``return_word_boxes``, their
+    words in order too: texts, boxes ``k x 4 x 2``, and the index of each word's line."""
 
     texts: list[str] = field(default_factory=list)
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))
     turned: int = 0
+    words: list[str] = field(default_factory=list)
+    word_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))
+    word_lines: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
 
 
 async def read_text(
@@ -74,12 +78,30 @@ async def read_text(
         return OcrResult()
     turned = (await upside_down(crops, cls, classify) if cls.use_angle_cls
               else np.zeros(len(crops), dtype=bool))
-    texts, scores, read_turned = await read_crops(crops, turned, cls.cls_verify, rec, recognize)
+    texts, scores, steps, read_turned = await read_crops(crops, turned, cls.cls_verify, rec,
+                                                        recognize)
     # A page lying on its side or upside down reads in the order of its lines set upright.
     order = detection.page_order(boxes, read_turned, image.shape)
     keep = [i for i in order if scores[i] >= rec.min_score and texts[i]]
-    return OcrResult([texts[i] for i in keep], scores[keep], boxes[keep].astype(np.float32),
-                     turned=int(read_turned.sum()))
+    result = OcrResult([texts[i] for i in keep], scores[keep], boxes[keep].astype(np.float32),
+                       turned=int(read_turned.sum()))
+    if rec.return_word_boxes:
+        found = [line_words(crops[i], texts[i], steps[i], boxes[i], bool(read_turned[i]), rec)
+                 for i in keep]
+        result.words = [word for each, _ in found for word in each]
+        result.word_boxes = np.concatenate([result.word_boxes, *(b for _, b in found)])
+        result.word_lines = np.repeat(np.arange(len(keep), dtype=np.int32),
+                                      [len(each) for each, _ in found])
+    return result
+
+
+def line_words(crop: np.ndarray, text: str, steps: np.ndarray, box: np.ndarray, turned: bool,
+               rec: RecOptions) -> tuple[list[str], np.ndarray]:
+    """The words of the line read from ``crop`` (cut from ``box``, read turned or not) and
+    their boxes in the image, placed by the line's CTC steps in the recognizer's input."""
+    resized, width = recognition.bucket_width(*crop.shape[:2], rec.rec_width_buckets,
+                                              rec.rec_height)
+    return words.line_words(text, steps, box, turned, width, resized, crop.shape[1])
 
 
 async def upside_down(crops: list[np.ndarray], cls: ClsOptions, classify: Classify
@@ -94,26 +116,26 @@ async def upside_down(crops: list[np.ndarray], cls: ClsOptions, classify: Classi
 
 async def read_crops(crops: list[np.ndarray], turned: np.ndarray, verify: bool,
                      rec: RecOptions, recognize: Recognize
-                     ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Each crop's text and score, read the way the classifier says; with ``verify`` a crop it
-    would turn is also read as it stands and the surer reading kept. The third result says
-    which crops were read turned."""
+                     ) -> tuple[list[str], np.ndarray, list[np.ndarray], np.ndarray]:
+    """Each crop's text, score and CTC steps, read the way the classifier says; with
+    ``verify`` a crop it would turn is also read as it stands and the surer reading kept. The
+    last result says which crops were read turned."""
     readings = [(i, classification.turn(c) if turned[i] else c) for i, c in enumerate(crops)]
     if verify:
         readings += [(i, crops[i]) for i in np.flatnonzero(turned)]
-    texts, scores = await recognize_all([c for _, c in readings], rec, recognize)
+    texts, scores, steps = await recognize_all([c for _, c in readings], rec, recognize)
     best: dict[int, int] = {}
     for k, (i, _) in enumerate(readings):
         if i not in best or scores[k] > scores[best[i]]:
             best[i] = k
     chosen = [best[i] for i in range(len(crops))]
     read_turned = np.array([bool(turned[i]) and chosen[i] == i for i in range(len(crops))])
-    return [texts[k] for k in chosen], scores[chosen], read_turned
+    return [texts[k] for k in chosen], scores[chosen], [steps[k] for k in chosen], read_turned
 
 
 async def recognize_all(crops: list[np.ndarray], rec: RecOptions, recognize: Recognize
-                        ) -> tuple[list[str], np.ndarray]:
-    """Texts and scores of ``crops``, recognised in groups of one width bucket."""
+                        ) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+    """Texts, scores and CTC steps of ``crops``, recognised in groups of one width bucket."""
     tensors = [recognition.preprocess(c, rec)[None] for c in crops]
     # Widest crops first: the longest requests start first, so that one image's requests,
     # spread over text_rec's instances, finish close together.
@@ -124,10 +146,11 @@ async def recognize_all(crops: list[np.ndarray], rec: RecOptions, recognize: Rec
         )
     texts = [""] * len(crops)
     scores = np.zeros(len(crops), dtype=np.float32)
-    for members, (group_texts, group_scores) in zip(groups, results):
-        for i, text, score in zip(members, group_texts, group_scores):
-            texts[i], scores[i] = text, score
-    return texts, scores
+    steps = [np.zeros(0, np.int32)] * len(crops)
+    for members, (group_texts, group_scores, group_steps) in zip(groups, results):
+        for i, text, score, row in zip(members, group_texts, group_scores, group_steps):
+            texts[i], scores[i], steps[i] = text, score, row
+    return texts, scores, steps
 
 
 @dataclass(frozen=True)
@@ -240,7 +263,8 @@ class OcrPipeline:
         (probs,) = run_batched([batch], self.cls, self.config.cls_predictor.batch_sizes_for)
         return classification.decode(probs)
 
-    async def _recognize(self, batch: np.ndarray) -> tuple[list[str], np.ndarray]:
+    async def _recognize(self, batch: np.ndarray
+                         ) -> tuple[list[str], np.ndarray, np.ndarray]:
         (paths,) = run_batched([batch], lambda x: self.decoder.best_path(self.rec(x)),
                                self.config.rec_predictor.batch_sizes_for)
-        return self.decoder.decode(paths)
+        return (*self.decoder.decode(paths), self.decoder.steps(paths))

@@ -26,6 +26,8 @@ class RecOptions:
     min_score: float = 0.5  # lines recognised with a lower score are not returned
     # The recognizer's input height; by default what its inference.yml says (RecResizeImg).
     rec_height: int = 48
+    # Also return each word's text and box, located by the CTC steps of its line (words.py).
+    return_word_boxes: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class CtcDecoder:
 
     def __init__(self, characters: list[str]):
         self.characters = characters
+        # Characters of text each class adds when kept (the blank adds none).
+        self.lengths = np.array([0, *map(len, characters[1:])], dtype=np.int32)
 
     def best_path(self, probs: np.ndarray) -> np.ndarray:
         """``n x T x C`` probabilities -> ``n x T x 2``: the best class of each time step (a
@@ -117,15 +121,29 @@ class CtcDecoder:
         confidence = np.take_along_axis(probs, best[..., None], axis=2)[..., 0]
         return np.stack([best.astype(np.float32), confidence.astype(np.float32)], axis=2)
 
-    def decode(self, paths: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """``best_path`` output -> texts and mean confidence of the kept characters."""
-        best, confidence = paths[..., 0].astype(np.int64), paths[..., 1]
+    @staticmethod
+    def _kept(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each step's best class, and whether greedy CTC keeps it (not blank, not a repeat)."""
+        best = paths[..., 0].astype(np.int64)
         repeated = np.zeros_like(best, dtype=bool)
         repeated[:, 1:] = best[:, 1:] == best[:, :-1]
-        keep = (best != 0) & ~repeated
+        return best, (best != 0) & ~repeated
+
+    def decode(self, paths: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """``best_path`` output -> texts and mean confidence of the kept characters."""
+        best, keep = self._kept(paths)
+        confidence = paths[..., 1]
         texts, scores = [], np.zeros(len(best), dtype=np.float32)
         for row in range(len(best)):
             texts.append("".join(self.characters[i] for i in best[row][keep[row]]))
             if keep[row].any():
                 scores[row] = confidence[row][keep[row]].mean()
         return texts, scores
+
+    def steps(self, paths: np.ndarray) -> np.ndarray:
+        """``best_path`` output -> ``n x T`` int32: how many characters of ``decode``'s text
+        the class kept at each step adds (0 at blanks and repeats). The ``k``-th character of
+        a text (from 0) is at the step where the running sum first exceeds ``k``
+        (``words.char_steps``)."""
+        best, keep = self._kept(paths)
+        return np.where(keep, self.lengths[best], 0).astype(np.int32)

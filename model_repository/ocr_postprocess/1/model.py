@@ -54,6 +54,9 @@ class TritonPythonModel:
             "texts": triton.strings(result.texts)[None],
             "scores": result.scores[None],
             "boxes": result.boxes[None],
+            "words": triton.strings(result.words)[None],
+            "word_boxes": result.word_boxes[None],
+            "word_lines": result.word_lines[None],
         }
 
     async def _classify(self, batch):
@@ -62,9 +65,10 @@ class TritonPythonModel:
         return out["angle"].reshape(-1), out["score"].reshape(-1)
 
     async def _recognize(self, batch):
-        out = await triton.infer(self.models.rec_model, {"x": batch}, ["text", "score"],
+        out = await triton.infer(self.models.rec_model, {"x": batch}, ["text", "score", "steps"],
                                  self.bls.bls_max_batch, self.in_flight)
-        return [t.decode("utf-8") for t in out["text"].reshape(-1)], out["score"].reshape(-1)
+        return ([t.decode("utf-8") for t in out["text"].reshape(-1)], out["score"].reshape(-1),
+                out["steps"])
 
     def finalize(self):
         pass

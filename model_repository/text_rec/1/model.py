@@ -1,4 +1,5 @@
-"""text_rec: PP-OCR recognition on Paddle Inference with CTC decoding to text."""
+"""text_rec: PP-OCR recognition on Paddle Inference with CTC decoding to text (and where each
+character was kept along the CTC time axis)."""
 
 from paddle_python import metrics, recognition, triton
 from paddle_python.options import read_options
@@ -23,7 +24,8 @@ class TritonPythonModel:
 
     def _outputs(self, paths):
         texts, scores = self.decoder.decode(paths)
-        return {"text": triton.strings(texts)[:, None], "score": scores[:, None]}
+        return {"text": triton.strings(texts)[:, None], "score": scores[:, None],
+                "steps": self.decoder.steps(paths)}
 
     def finalize(self):
         self.predictor = None
