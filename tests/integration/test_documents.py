@@ -85,3 +85,22 @@ def test_ocr_client_reads_every_page_of_pdfs_and_tiffs(server, tmp_path):
                              capture_output=True, text=True, timeout=300)
     pages = [row["page"] for row in csv.DictReader(io.StringIO(csv_run.stdout))]
     assert pages == ["1", "1", "2", "2", "3", "3"], csv_run.stdout
+
+
+def test_word_boxes_of_every_page_come_when_asked(http):
+    array = np.frombuffer(text_pdf(), np.uint8)[None]
+    tensor = MODULES["http"].InferInput("document", list(array.shape), "UINT8")
+    tensor.set_data_from_numpy(array)
+    result = http.infer("ocr_document", [tensor], parameters={"return_word_boxes": True})
+    texts = [t.decode() for t in result.as_numpy("texts")[0]]
+    words = [w.decode() for w in result.as_numpy("words")[0]]
+    lines = result.as_numpy("word_lines")[0]
+    boxes, word_boxes = result.as_numpy("boxes")[0], result.as_numpy("word_boxes")[0]
+    assert sorted(set(lines.tolist())) == list(range(len(texts)))  # line indexes run on
+    for index, text in enumerate(texts):  # across pages
+        assert "".join(w for w, line in zip(words, lines) if line == index) == squash(text)
+        inside = word_boxes[lines == index]
+        assert inside[..., 0].min() >= boxes[index][:, 0].min() - 1
+        assert inside[..., 0].max() <= boxes[index][:, 0].max() + 1
+    without = read(http, "http", text_pdf())
+    assert len(without["texts"]) == len(texts)

@@ -127,3 +127,13 @@ def test_a_visualized_page_is_the_page_with_its_boxes(server):
     (result,) = reply.json()["result"]["ocrResults"]
     with Image.open(io.BytesIO(base64.b64decode(result["ocrImage"]))) as picture:
         assert picture.size == (1654, 2339)
+
+
+def test_return_word_box_gives_each_line_its_words(server):
+    reply = post(server, request(file=b64(render(LATIN)), fileType=1, visualize=False,
+                                 returnWordBox=True))
+    pruned = reply.json()["result"]["ocrResults"][0]["prunedResult"]
+    assert pruned["return_word_box"] is True
+    assert [" ".join(words) for words in pruned["text_word"]] == LATIN
+    assert [len(regions) for regions in pruned["text_word_region"]] == [2, 3, 3]
+    assert all(len(region) == 4 for line in pruned["text_word_region"] for region in line)
