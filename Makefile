@@ -63,6 +63,14 @@ perf-quick: install models $(TEST_INSTALLED)
 accuracy: install models $(TEST_INSTALLED)
 	$(BIN)/python -m perf.accuracy $(ACCURACY_ARGS)
 
+# Whole documents (PDFs, scans, multi-page TIFFs) through PaddleX's POST /ocr API: the served
+# /ocr against PaddleX 3.7's basic serving on the same weights and cores (perf/documents.py;
+# PaddleX in .venv-paddlex from perf/paddlex-serving.lock, installed on first use): writes
+# perf/results/documents-<date>.md.
+.PHONY: perf-documents
+perf-documents: install models $(TEST_INSTALLED)
+	$(BIN)/python -m perf.documents $(DOCUMENTS_ARGS)
+
 # 10 minutes at concurrency 8 on mixed images: no failure, no growth (perf/soak.py).
 soak: install models
 	$(BIN)/python -m perf.soak $(SOAK_ARGS)
