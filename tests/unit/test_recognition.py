@@ -13,7 +13,21 @@ from paddle_python.recognition import CtcDecoder, CtcOptions, RecOptions
     ((48, 5000), (1280, 1280)),  # wider than every bucket: squeezed into the widest
 ])
 def test_bucket_width(crop, expected):
-    assert recognition.bucket_width(*crop, (320, 480, 640, 960, 1280), 48) == expected
+    padded = RecOptions(rec_width_buckets=(320, 480, 640, 960, 1280), rec_max_squeeze=1.0)
+    assert recognition.bucket_width(*crop, padded) == expected
+
+
+@pytest.mark.parametrize("crop,expected", [
+    ((48, 100), (100, 320)),
+    ((48, 400), (400, 480)),  # below rec_squeeze_from: padded, never squeezed
+    ((48, 1500), (1280, 1280)),  # 1280 holds 1500 columns at 0.85 of their width: squeezed
+    ((48, 1720), (1600, 1600)),  # 0.74 of 1720 is more than 1280: into the next bucket
+    ((48, 2300), (1920, 1920)),
+    ((48, 9000), (2560, 2560)),
+])
+def test_a_long_line_is_squeezed_a_little_rather_than_padded_into_the_next_bucket(crop,
+                                                                                   expected):
+    assert recognition.bucket_width(*crop, RecOptions()) == expected
 
 
 def test_preprocess_scales_to_minus_one_one_and_pads_right():

@@ -99,8 +99,7 @@ def line_words(crop: np.ndarray, text: str, steps: np.ndarray, box: np.ndarray, 
                rec: RecOptions) -> tuple[list[str], np.ndarray]:
     """The words of the line read from ``crop`` (cut from ``box``, read turned or not) and
     their boxes in the image, placed by the line's CTC steps in the recognizer's input."""
-    resized, width = recognition.bucket_width(*crop.shape[:2], rec.rec_width_buckets,
-                                              rec.rec_height)
+    resized, width = recognition.bucket_width(*crop.shape[:2], rec)
     return words.line_words(text, steps, box, turned, width, resized, crop.shape[1])
 
 

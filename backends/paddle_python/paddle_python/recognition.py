@@ -22,7 +22,14 @@ from .model_files import DESCRIPTION, character_dict, described_parameters, read
 class RecOptions:
     """Recognition pre-processing and filtering (``ocr_postprocess`` parameters)."""
 
-    rec_width_buckets: tuple[int, ...] = (320, 480, 640, 960, 1280)
+    rec_width_buckets: tuple[int, ...] = (320, 480, 640, 960, 1280, 1600, 1920, 2560)
+    # A long line a little wider than a bucket of at least ``rec_squeeze_from`` columns is
+    # squeezed into it, down to this share of its width, rather than padded into the next: such
+    # lines read as well or better a little narrower (Chinese ones better: the recognizer drops
+    # characters of very long inputs; perf/results/documents-*). Narrower crops are padded into
+    # a bucket that holds them, as are all with 1.
+    rec_max_squeeze: float = 0.75
+    rec_squeeze_from: int = 1280
     min_score: float = 0.5  # lines recognised with a lower score are not returned
     # The recognizer's input height; by default what its inference.yml says (RecResizeImg).
     rec_height: int = 48
@@ -51,22 +58,22 @@ def resize_normalize(crop: np.ndarray, height: int, width: int, resized_w: int |
     return tensor
 
 
-def bucket_width(crop_h: int, crop_w: int, buckets: tuple[int, ...], height: int
-                 ) -> tuple[int, int]:
-    """(resized width, bucket width) for a crop resized to ``height``; crops wider than every
-    bucket are squeezed."""
-    resized = math.ceil(height * crop_w / crop_h)
-    for bucket in sorted(buckets):
-        if resized <= bucket:
-            return resized, bucket
-    widest = max(buckets)
+def bucket_width(crop_h: int, crop_w: int, opts: RecOptions) -> tuple[int, int]:
+    """(resized width, bucket width) for a crop resized to the recognizer's height: the
+    smallest bucket that holds it (a long one squeezed by at most ``rec_max_squeeze``); crops
+    wider than every bucket are squeezed into the widest."""
+    resized = math.ceil(opts.rec_height * crop_w / crop_h)
+    for bucket in sorted(opts.rec_width_buckets):
+        squeeze = opts.rec_max_squeeze if bucket >= opts.rec_squeeze_from else 1.0
+        if resized * squeeze <= bucket:
+            return min(resized, bucket), bucket
+    widest = max(opts.rec_width_buckets)
     return widest, widest
 
 
 def preprocess(crop: np.ndarray, opts: RecOptions) -> np.ndarray:
     """One crop -> ``3 x H x W`` float32: H the recognizer's height, W the crop's width bucket."""
-    resized, bucket = bucket_width(crop.shape[0], crop.shape[1], opts.rec_width_buckets,
-                                   opts.rec_height)
+    resized, bucket = bucket_width(crop.shape[0], crop.shape[1], opts)
     return resize_normalize(crop, opts.rec_height, bucket, resized)
 
 
