@@ -61,7 +61,7 @@ def test_stock_tritonserver_serves_the_repository_as_it_stands(repository, photo
                         for config in map(load_model_config, repository.iterdir())
                         if config.get("backend") == "python"
                         for group in config["instance_group"])
-        assert len(regions) == instances == 7, "one stub per model instance"
+        assert len(regions) == instances == 8, "one stub per model instance"
         assert all(region.exists() for region in regions)
     finally:
         process.send_signal(signal.SIGTERM)  # what a container stop sends to Triton
