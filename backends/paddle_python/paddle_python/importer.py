@@ -1,0 +1,297 @@
+"""Import a PP-OCR model from ONNX as a Paddle Inference model in PaddleOCR 3.x format.
+
+``ocr-import-onnx MODEL.onnx OUT_DIR --kind det|rec|cls`` writes ``OUT_DIR/inference.json``
+(a PIR program of native Paddle operators, as Paddle 3.2 saves it), ``inference.pdiparams``
+and ``inference.yml`` (the model's name, the pre-processing PaddleOCR writes for that kind
+and, for a recognizer, the dictionary from the ONNX metadata key ``character``): a directory
+``model_files`` and ``predictor`` load like any PaddleOCR export. PP-OCRv6 small, for one,
+is published as ONNX (rapidocr 3.10 ships it).
+
+Why here and not x2paddle: x2paddle 1.6 converts these models correctly, but its programs
+keep every ONNX ``Identity`` as an ``assign`` (with a oneDNN layout change around each: 36%
+of recognition time), and with them removed first (onnxslim) Paddle no longer fuses the
+written-out GELU and LayerNorm, each a string of elementwise ops and ``mean``s (about 20%
+of recognition time; the platform notes, "Why x2paddle's programs are slow", measured
+both). This importer drops the ``Identity`` nodes, recognises GELU and LayerNorm (and swish, hardswish,
+biases, batch norms after convolutions) and emits ``gelu`` / ``layer_norm`` themselves, and
+refuses an operator it does not know by name rather than guessing (``onnx_ops.OPERATORS``).
+
+Building needs the whole ``paddle`` package and ``onnx`` (imported here only when a model is
+imported, not by the serving code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import yaml
+
+KINDS = ("det", "rec", "cls")
+REC_SHAPE = (3, 48, 320)
+CLS_SHAPE = (3, 48, 192)
+IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+
+
+@dataclass
+class Node:
+    """One ONNX node with its inputs seen through the ``Identity`` nodes removed."""
+
+    op: str
+    name: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def _attribute(attribute: Any) -> Any:
+    import onnx
+
+    value = onnx.helper.get_attribute_value(attribute)
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, onnx.TensorProto):
+        return onnx.numpy_helper.to_array(value)
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+class Converter:
+    """The program under construction: each ONNX value's Paddle ``Value`` or numpy array."""
+
+    def __init__(self, model: Any):
+        import onnx
+        import paddle
+
+        from . import onnx_ops
+
+        self.paddle, self.ops = paddle, onnx_ops
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 11)
+        graph = model.graph
+        self.values: dict[str, Any] = {
+            i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
+        alias: dict[str, str] = {}
+        self.nodes: list[Node] = []
+        for index, proto in enumerate(graph.node):
+            inputs = [alias.get(n, n) for n in proto.input]
+            if proto.domain not in ("", "ai.onnx"):
+                raise onnx_ops.UnsupportedModel(
+                    f"operator {proto.domain}.{proto.op_type} (node {proto.name!r}) is not "
+                    "supported: only the default ONNX domain is")
+            if proto.op_type == "Identity":
+                alias[proto.output[0]] = inputs[0]
+                continue
+            attrs = {a.name: _attribute(a) for a in proto.attribute}
+            if proto.op_type == "Constant":
+                self.values[proto.output[0]] = attrs["value"]
+                continue
+            self.nodes.append(Node(proto.op_type, proto.name or f"node{index}", inputs,
+                                   list(proto.output), attrs))
+        unknown = sorted({n.op for n in self.nodes} - set(onnx_ops.OPERATORS))
+        if unknown:
+            raise onnx_ops.UnsupportedModel(
+                f"unsupported ONNX operator(s): {', '.join(unknown)} (supported: "
+                f"{', '.join(sorted(onnx_ops.OPERATORS))})")
+        self.outputs = [alias.get(o.name, o.name) for o in graph.output]
+        self.inputs = [i for i in graph.input if i.name not in self.values]
+        self._consumers: dict[str, list[Node]] = {}
+        for node in self.nodes:
+            for name in node.inputs:
+                self._consumers.setdefault(name, []).append(node)
+        self._taken: set[int] = set()
+        self.parameters: dict[str, np.ndarray] = {}
+        self._parameter_of: dict[int, Any] = {}
+
+    # --- what emitters use -------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        if name not in self.values:
+            raise self.ops.UnsupportedModel(f"value {name!r} is used before it is computed")
+        return self.values[name]
+
+    def constant(self, node: Node, index: int) -> np.ndarray:
+        value = self.value(node.inputs[index])
+        if not isinstance(value, np.ndarray) or value.dtype == object:
+            raise self.ops.UnsupportedModel(
+                f"{node.op} {node.name}: input {index} must be a constant")
+        return value
+
+    def tensor(self, name_or_value: Any) -> Any:
+        """A program ``Value`` for an ONNX value name (or a value): constants become
+        parameters."""
+        value = self.value(name_or_value) if isinstance(name_or_value, str) else name_or_value
+        if isinstance(value, np.ndarray):
+            if value.dtype == object:
+                raise self.ops.UnsupportedModel("a shape with run-time entries used as a tensor")
+            return self.parameter(value)
+        return value
+
+    def parameter(self, array: np.ndarray | None) -> Any:
+        if array is None:
+            return None
+        key = id(array)
+        if key not in self._parameter_of:
+            if array.dtype != np.float32:
+                raise self.ops.UnsupportedModel(f"a {array.dtype} constant used as a tensor")
+            name = f"onnx_param_{len(self.parameters)}"
+            self._parameter_of[key] = self.paddle.static.create_parameter(
+                list(array.shape), "float32", name=name,
+                default_initializer=self.paddle.nn.initializer.Constant(0.0))
+            self.parameters[name] = array
+        return self._parameter_of[key]
+
+    def rank(self, name: str) -> int | None:
+        value = self.value(name)
+        shape = value.shape
+        return len(shape) if shape is not None else None
+
+    def consumers(self, name: str) -> list[Node]:
+        return self._consumers.get(name, [])
+
+    def only_consumer(self, name: str, op: str) -> Node | None:
+        """The one node reading ``name`` if it is an ``op`` (and ``name`` is no output)."""
+        users = self.consumers(name)
+        if len(users) != 1 or users[0].op != op or name in self.outputs:
+            return None
+        return users[0]
+
+    def taken(self, *nodes: Node) -> None:
+        """Nodes an emitter has emitted along with its own."""
+        self._taken.update(id(n) for n in nodes)
+
+    def set(self, name: str, value: Any) -> None:
+        self.values[name] = value
+
+    # --- building ---------------------------------------------------------------------
+    def build(self) -> tuple[list[Any], list[Any]]:
+        feeds = []
+        for graph_input in self.inputs:
+            dims = [d.dim_value if d.dim_value > 0 else -1
+                    for d in graph_input.type.tensor_type.shape.dim]
+            feed = self.paddle.static.data(graph_input.name, dims, "float32")
+            self.values[graph_input.name] = feed
+            feeds.append(feed)
+        for node in self.nodes:
+            if id(node) not in self._taken:
+                self.ops.OPERATORS[node.op](self, node)
+        fetches = [self.tensor(name) for name in self.outputs]
+        return feeds, fetches
+
+
+def convert(model_path: str | Path, prefix: str | Path) -> dict[str, int]:
+    """Write ``prefix.json`` and ``prefix.pdiparams`` from an ONNX model; the program's
+    operator counts by name."""
+    import onnx
+    import paddle
+
+    model = onnx.load(str(model_path))
+    paddle.enable_static()
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        converter = Converter(model)
+        feeds, fetches = converter.build()
+    executor = paddle.static.Executor(paddle.CPUPlace())
+    scope = paddle.static.Scope()
+    with paddle.static.scope_guard(scope):
+        executor.run(startup)
+        for name, array in converter.parameters.items():
+            scope.find_var(name).get_tensor().set(np.ascontiguousarray(array), paddle.CPUPlace())
+        paddle.static.save_inference_model(str(prefix), feeds, fetches, executor, program=main)
+    counts: dict[str, int] = {}
+    for op in main.global_block().ops:
+        counts[op.name()] = counts.get(op.name(), 0) + 1
+    return counts
+
+
+def dictionary(model: Any) -> list[str]:
+    """A recognizer's characters from its ONNX metadata (``character``, one a line)."""
+    meta = {p.key: p.value for p in model.metadata_props}
+    if "character" not in meta:
+        raise ValueError("the ONNX model has no 'character' metadata: pass --dictionary")
+    chars = meta["character"].split("\n")
+    return chars[:-1] if chars and chars[-1] == "" else chars
+
+
+def description(kind: str, name: str, chars: list[str] | None = None,
+                input_hw: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The ``inference.yml`` PaddleOCR writes for a model of this kind (the keys
+    ``model_files`` reads: pre-processing, post-processing, dictionary)."""
+    decode = {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}}
+    if kind == "det":
+        ops: list[Any] = [decode, {"DetLabelEncode": None},
+                          {"DetResizeForTest": {"resize_long": 960}},
+                          {"NormalizeImage": {"mean": IMAGENET[0], "order": "hwc",
+                                              "scale": "1./255.", "std": IMAGENET[1]}},
+                          {"ToCHWImage": None},
+                          {"KeepKeys": {"keep_keys": ["image", "shape", "polys", "ignore_tags"]}}]
+        post: dict[str, Any] = {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": 0.6,
+                                "max_candidates": 1000, "unclip_ratio": 1.5}
+    elif kind == "rec":
+        height = input_hw[0] if input_hw and input_hw[0] > 0 else REC_SHAPE[1]
+        ops = [decode, {"MultiLabelEncode": {"gtc_encode": "NRTRLabelEncode"}},
+               {"RecResizeImg": {"image_shape": [3, height, REC_SHAPE[2]]}},
+               {"KeepKeys": {"keep_keys": ["image", "label_ctc", "label_gtc", "length",
+                                           "valid_ratio"]}}]
+        post = {"name": "CTCLabelDecode", "character_dict": list(chars or [])}
+    else:
+        height, width = (h if h > 0 else d for h, d in zip(input_hw or (-1, -1), CLS_SHAPE[1:]))
+        ops = [decode, {"ClsResizeImg": {"image_shape": [3, height, width]}},
+               {"NormalizeImage": {"mean": [0.5] * 3, "order": "", "scale": "1./255.",
+                                   "std": [0.5] * 3}},
+               {"ToCHWImage": None}, {"KeepKeys": {"keep_keys": ["image"]}}]
+        post = {"name": "Topk", "topk": 1, "label_list": ["0", "180"]}
+    return {"Global": {"model_name": name}, "PreProcess": {"transform_ops": ops},
+            "PostProcess": post}
+
+
+def import_onnx(model_path: str | Path, out_dir: str | Path, kind: str,
+                name: str | None = None) -> dict[str, int]:
+    """Import ``model_path`` into ``out_dir`` (created): program, parameters, description.
+    Returns the program's operator counts."""
+    import onnx
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = onnx.load(str(model_path), load_external_data=False)
+    dims = [[d.dim_value or -1 for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
+    input_hw = tuple(dims[0][2:4]) if dims and len(dims[0]) == 4 else None
+    chars = dictionary(model) if kind == "rec" else None
+    counts = convert(model_path, out_dir / "inference")
+    text = yaml.safe_dump(description(kind, name or Path(model_path).stem, chars, input_hw),
+                          allow_unicode=True, sort_keys=False)
+    (out_dir / "inference.yml").write_text(text, encoding="utf-8")
+    return counts
+
+
+def _summary(counts: dict[str, int], names: Iterable[str]) -> str:
+    short = {re.sub(r"^pd_op\.", "", k): v for k, v in counts.items()}
+    return ", ".join(f"{n} {short.get(n, 0)}" for n in names)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="ocr-import-onnx",
+        description="Import an ONNX PP-OCR model as a Paddle Inference model directory "
+                    "(inference.json, inference.pdiparams, inference.yml).")
+    parser.add_argument("model", help="the .onnx file")
+    parser.add_argument("out_dir", help="the directory to write (created)")
+    parser.add_argument("--kind", choices=KINDS, required=True,
+                        help="det (text detection), rec (recognition) or cls (orientation)")
+    parser.add_argument("--name", help="model name for inference.yml (default: the file's stem)")
+    args = parser.parse_args(argv)
+    try:
+        counts = import_onnx(args.model, args.out_dir, args.kind, args.name)
+    except ValueError as error:  # UnsupportedModel included
+        sys.exit(f"ocr-import-onnx: {error}")
+    total = sum(v for k, v in counts.items() if k.startswith("pd_op."))
+    print(f"wrote {args.out_dir}: {total} operators ("
+          f"{_summary(counts, ('conv2d', 'depthwise_conv2d', 'gelu', 'layer_norm', 'assign'))})")
+
+
+if __name__ == "__main__":
+    main()
