@@ -48,22 +48,23 @@ def triton(tmp_path_factory) -> Iterator[RunningServer]:
     assert running.stop() == 0, running.log.read_text()[-3000:]
 
 
+def door_to(triton: RunningServer, limits: Limits) -> FrontDoor:
+    http_port, grpc_port = free_ports(2)
+    return FrontDoor(FrontDoorOptions("127.0.0.1", http_port, grpc_port, triton.http_port,
+                                      triton.grpc_port, max_request_bytes=MAX_BODY,
+                                      limits=limits))
+
+
 @pytest.fixture(scope="module")
 def door(triton) -> Iterator[FrontDoor]:
-    http_port, grpc_port = free_ports(2)
-    options = FrontDoorOptions("127.0.0.1", http_port, grpc_port, triton.http_port,
-                               triton.grpc_port, max_request_bytes=MAX_BODY, limits=LIMITS)
-    with FrontDoor(options) as running:
+    with door_to(triton, LIMITS) as running:
         yield running
 
 
 @pytest.fixture
 def paced_door(triton) -> Iterator[FrontDoor]:
     """A door of its own for each test: the per-address counts start from nothing."""
-    http_port, grpc_port = free_ports(2)
-    options = FrontDoorOptions("127.0.0.1", http_port, grpc_port, triton.http_port,
-                               triton.grpc_port, max_request_bytes=MAX_BODY, limits=PACED)
-    with FrontDoor(options) as running:
+    with door_to(triton, PACED) as running:
         yield running
 
 

@@ -152,6 +152,34 @@ async def answer(model: str, request: Any,
         pb_utils.Logger.log_error(f"{model}: could not send a response: {traceback.format_exc()}")
 
 
+class Answering:
+    """Requests read concurrently, at most ``limit`` at once, each answered through its
+    response sender when ``handle`` is done with it (``answer``).
+
+    ``start`` returns once the requests are under way (it waits only while ``limit`` are
+    being read, so the rest stay in Triton's queue, where its timeouts apply): ``execute`` can
+    return and the instance take the next requests while these wait for their BLS calls.
+    """
+
+    def __init__(self, model: str, handle: Callable[[Any], Awaitable[Outputs]], limit: int):
+        self.model, self.handle = model, handle
+        self.slots = asyncio.Semaphore(limit)
+        self.tasks: set[asyncio.Task] = set()  # the event loop keeps only weak references
+
+    async def start(self, requests: Sequence[Any]) -> None:
+        for request in requests:
+            await self.slots.acquire()
+            task = asyncio.get_running_loop().create_task(self._answer(request))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _answer(self, request: Any) -> None:
+        try:
+            await answer(self.model, request, self.handle)
+        finally:
+            self.slots.release()
+
+
 def predictor_responses(
     model: str,
     requests: Sequence[Any],

@@ -21,24 +21,14 @@ class TritonPythonModel:
         # PDFium is not thread-safe: every document is opened, rendered and closed on this
         # one thread, which keeps the event loop free to send pages and take answers.
         self.renderer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="render")
-        self.documents = asyncio.Semaphore(self.options.documents_in_flight)
-        self.reading = set()  # the documents' tasks: the event loop keeps only weak references
+        self.answering = triton.Answering(self.name, self._read,
+                                          self.options.documents_in_flight)
 
     async def execute(self, requests):
-        # As ocr_postprocess: each document is answered through its response sender when
-        # read, so a short document does not wait for a long one handed over with it.
-        for request in requests:
-            await self.documents.acquire()
-            task = asyncio.get_running_loop().create_task(self._answer(request))
-            self.reading.add(task)
-            task.add_done_callback(self.reading.discard)
+        # Each document is answered through its response sender when read, so a short
+        # document does not wait for a long one handed over with it.
+        await self.answering.start(requests)
         return None
-
-    async def _answer(self, request):
-        try:
-            await triton.answer(self.name, request, self._read)
-        finally:
-            self.documents.release()
 
     async def _render(self, call, *args):
         return await asyncio.get_running_loop().run_in_executor(self.renderer, call, *args)

@@ -19,26 +19,14 @@ class TritonPythonModel:
             triton.model_config(args), triton.repository_root(args),
             DbOptions, ClsOptions, RecOptions, BlsOptions)
         self.in_flight = asyncio.Semaphore(self.bls.bls_max_in_flight)
-        self.images = asyncio.Semaphore(self.bls.images_in_flight)
-        self.reading = set()  # the images' tasks: the event loop keeps only weak references
+        self.answering = triton.Answering(self.name, self._read, self.bls.images_in_flight)
 
     async def execute(self, requests):
         # Start each image and return: its response goes out through its request's sender
-        # when it is read (triton.answer), so the instance takes the next images while these
-        # wait for text_rec. With images_in_flight being read, this waits for one to finish
-        # and the next requests stay in Triton's queue.
-        for request in requests:
-            await self.images.acquire()
-            task = asyncio.get_running_loop().create_task(self._answer(request))
-            self.reading.add(task)
-            task.add_done_callback(self.reading.discard)
+        # when it is read, so the instance takes the next images while these wait for
+        # text_rec (at most images_in_flight at once; the rest wait in Triton's queue).
+        await self.answering.start(requests)
         return None
-
-    async def _answer(self, request):
-        try:
-            await triton.answer(self.name, request, self._read)
-        finally:
-            self.images.release()
 
     async def _read(self, request):
         image = triton.input_array(request, "image_bgr")[0]
