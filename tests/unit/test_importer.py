@@ -16,6 +16,7 @@ ort = pytest.importorskip("onnxruntime")
 from paddle_python import detection, importer, recognition  # noqa: E402
 from paddle_python.model_files import described_parameters, model_files  # noqa: E402
 from paddle_python.onnx_ops import UnsupportedModel  # noqa: E402
+from paddle_python.predictor import Predictor, PredictorOptions  # noqa: E402
 from tests.support.render import render  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -55,25 +56,9 @@ def det_dir(det_onnx, tmp_path_factory) -> Path:
     return out
 
 
-def _paddle_run(model_dir: Path):
-    """A function running the imported model on oneDNN, 2 threads (as served)."""
-    import paddle.inference as inference
-
-    files = model_files(model_dir)
-    config = inference.Config(str(files.program), str(files.params))
-    config.disable_gpu()
-    config.set_cpu_math_library_num_threads(2)
-    config.enable_mkldnn()
-    config.disable_glog_info()
-    predictor = inference.create_predictor(config)
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        handle = predictor.get_input_handle(predictor.get_input_names()[0])
-        handle.reshape(batch.shape)
-        handle.copy_from_cpu(np.ascontiguousarray(batch))
-        predictor.run()
-        return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
-    return run
+def _paddle_run(model_dir: Path) -> Predictor:
+    """The imported model as the service runs it (oneDNN, 2 threads; nothing to fold)."""
+    return Predictor(model_dir, PredictorOptions(fold_affine_blocks=False))
 
 
 def _onnx_run(path: Path):
@@ -120,6 +105,22 @@ def test_detector_matches_onnxruntime(det_onnx, det_dir):
         assert ours.shape == theirs.shape == (1, 1, *batch.shape[2:])
         assert np.abs(ours - theirs).max() < TOLERANCE
         assert theirs.max() > 0.5  # it found the text
+
+
+def test_orientation_classifier_matches_onnxruntime(tmp_path):
+    """PaddleOCR 2.x's classifier: Constant nodes, nodes out of order, hardswish written out
+    as x * clip(x + 3, 0, 6) / 6, batch norms after its convolutions."""
+    path = _rapidocr_model("ch_ppocr_mobile_v2.0_cls_mobile.onnx")
+    importer.import_onnx(path, tmp_path, "cls")
+    ops = _program_ops(tmp_path)
+    assert ops["hardswish"] == 18 and ops["clip"] == 0 and ops["batch_norm"] == 0
+    paddle_run, onnx_run = _paddle_run(tmp_path), _onnx_run(path)
+    crops = [_line("Hello Triton 2026"), _line("Invoice No 4721")[::-1, ::-1]]
+    batch = np.stack([recognition.resize_normalize(crop, 48, 192) for crop in crops])
+    ours, theirs = paddle_run(batch), onnx_run(batch)
+    assert ours.shape == theirs.shape == (2, 2)
+    assert np.abs(ours - theirs).max() < TOLERANCE
+    assert model_files(tmp_path).description["PostProcess"]["label_list"] == ["0", "180"]
 
 
 @pytest.mark.parametrize("kind", ["rec", "det"])

@@ -60,6 +60,23 @@ def _attribute(attribute: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def _topological(graph: Any) -> list[Any]:
+    """The graph's nodes in an order that computes each value before its use (ONNX asks
+    for one, but older exporters did not always keep to it), otherwise as listed."""
+    known = {i.name for i in graph.initializer} | {i.name for i in graph.input} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        ready = [n for n in pending if all(i in known for i in n.input)]
+        if not ready:
+            names = sorted({i for n in pending for i in n.input} - known)[:5]
+            raise ValueError(f"the ONNX graph has a cycle or undefined values: {names}")
+        ready_ids = {id(n) for n in ready}
+        ordered.extend(ready)
+        known.update(o for n in ready for o in n.output)
+        pending = [n for n in pending if id(n) not in ready_ids]
+    return ordered
+
+
 class Converter:
     """The program under construction: each ONNX value's Paddle ``Value`` or numpy array."""
 
@@ -76,7 +93,7 @@ class Converter:
             i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
         alias: dict[str, str] = {}
         self.nodes: list[Node] = []
-        for index, proto in enumerate(graph.node):
+        for index, proto in enumerate(_topological(graph)):
             inputs = [alias.get(n, n) for n in proto.input]
             if proto.domain not in ("", "ai.onnx"):
                 raise onnx_ops.UnsupportedModel(
@@ -286,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         counts = import_onnx(args.model, args.out_dir, args.kind, args.name)
-    except ValueError as error:  # UnsupportedModel included
+    except (ValueError, OSError) as error:  # UnsupportedModel included
         sys.exit(f"ocr-import-onnx: {error}")
     total = sum(v for k, v in counts.items() if k.startswith("pd_op."))
     print(f"wrote {args.out_dir}: {total} operators ("

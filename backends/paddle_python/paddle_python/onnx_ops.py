@@ -10,9 +10,10 @@ entries (batch, width) are ``Dim`` markers, which ``Reshape`` turns into Paddle'
 
 Some emitters look ahead and take the nodes after them along when these only refine their
 output: a convolution takes a following bias ``Add`` or ``BatchNormalization``, a constant
-``MatMul`` its bias (``linear``), ``x * sigmoid(x)`` becomes ``swish``, and the written-out
-GELU and LayerNorm become ``gelu`` and ``layer_norm`` (``fused_gelu``, ``fused_layer_norm``),
-which Paddle's oneDNN passes fuse further.
+``MatMul`` its bias (``linear``), ``x * sigmoid(x)`` becomes ``swish``, ``x * hardsigmoid(x)``
+and ``x * clip(x + 3, 0, 6) / 6`` ``hardswish``, and the written-out GELU and LayerNorm
+become ``gelu`` and ``layer_norm`` (``fused_gelu``, ``fused_layer_norm``), which Paddle's
+oneDNN passes fuse further (GELU into the convolution before it).
 """
 
 from __future__ import annotations
@@ -134,6 +135,37 @@ def fused_layer_norm(cv: Any, node: Any) -> bool:
     return True
 
 
+def fused_hardswish(cv: Any, node: Any) -> bool:
+    """``x * clip(x + 3, 0, 6) / 6`` (as PaddleOCR 2.x exports hardswish) as one
+    ``hardswish``."""
+    x = next((n for n in node.inputs[:2] if not is_array(cv.value(n))), None)
+    if x is None or not _close(scalar(cv.value(_other(node, x))), 3.0):
+        return False
+    clip = cv.only_consumer(node.outputs[0], "Clip")
+    if not clip or clip.inputs[0] != node.outputs[0] or _clip_range(cv, clip) != (0.0, 6.0):
+        return False
+    mul = cv.only_consumer(clip.outputs[0], "Mul")
+    if not mul or _other(mul, clip.outputs[0]) != x:
+        return False
+    last = cv.only_consumer(mul.outputs[0], "Div") or cv.only_consumer(mul.outputs[0], "Mul")
+    by = last and scalar(cv.value(_other(last, mul.outputs[0])))
+    if not last or not _close(by, 6.0 if last.op == "Div" else 1 / 6):
+        return False
+    cv.set(last.outputs[0], F.hardswish(cv.tensor(x)))
+    cv.taken(clip, mul, last)
+    return True
+
+
+def _clip_range(cv: Any, node: Any) -> tuple[float | None, float | None]:
+    if "min" in node.attrs or "max" in node.attrs:  # opset < 11
+        return node.attrs.get("min"), node.attrs.get("max")
+    bounds = [scalar(cv.value(n)) if n else None for n in node.inputs[1:3]]
+    for n, bound in zip(node.inputs[1:3], bounds):
+        if n and bound is None:
+            raise UnsupportedModel(f"Clip {node.name}: only constant bounds are supported")
+    return tuple(bounds + [None] * (2 - len(bounds)))  # type: ignore[return-value]
+
+
 def _gated(cv: Any, node: Any, make: Callable[[Any], Any]) -> bool:
     """``x * f(x)`` as ``make(x)`` when ``node`` computes ``f(x)`` for that multiply alone."""
     x = node.inputs[0]
@@ -238,7 +270,8 @@ _PADDLE = {"Add": paddle.add, "Sub": paddle.subtract, "Mul": paddle.multiply,
 
 
 def binary(cv: Any, node: Any) -> None:
-    if node.op in ("Div", "Mul") and fused_gelu(cv, node):
+    if (node.op in ("Div", "Mul") and fused_gelu(cv, node)) or (
+            node.op == "Add" and fused_hardswish(cv, node)):
         return
     name_a, name_b = node.inputs[:2]
     a, b = cv.value(name_a), cv.value(name_b)
@@ -285,6 +318,27 @@ def hard_sigmoid(cv: Any, node: Any) -> None:
     if _close(alpha, 1 / 6, 1e-5) and _close(beta, 0.5) and _gated(cv, node, F.hardswish):
         return
     cv.set(node.outputs[0], F.hardsigmoid(cv.tensor(node.inputs[0]), slope=alpha, offset=beta))
+
+
+def clip(cv: Any, node: Any) -> None:
+    low, high = _clip_range(cv, node)
+    cv.set(node.outputs[0], paddle.clip(cv.tensor(node.inputs[0]),
+                                        -np.inf if low is None else low,
+                                        np.inf if high is None else high))
+
+
+# ONNX TensorProto data types (onnx.proto) -> numpy / Paddle
+_DTYPES = {1: "float32", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64"}
+
+
+def cast(cv: Any, node: Any) -> None:
+    x, to = cv.value(node.inputs[0]), node.attrs["to"]
+    if to not in _DTYPES:
+        raise UnsupportedModel(f"Cast {node.name}: to data type {to} is not supported")
+    if is_array(x):  # a shape with run-time entries stays as it is: all its entries are ints
+        cv.set(node.outputs[0], x if x.dtype == object else x.astype(_DTYPES[to]))
+    else:
+        cv.set(node.outputs[0], paddle.cast(x, _DTYPES[to]))
 
 
 def power(cv: Any, node: Any) -> None:
@@ -482,7 +536,8 @@ OPERATORS: dict[str, Callable[[Any, Any], None]] = {
     "Conv": conv, "ConvTranspose": conv_transpose, "BatchNormalization": batch_norm,
     "MatMul": matmul,
     "Relu": unary(F.relu), "Erf": unary(paddle.erf), "Sqrt": unary(paddle.sqrt),
-    "Sigmoid": sigmoid, "HardSigmoid": hard_sigmoid, "Pow": power,
+    "Sigmoid": sigmoid, "HardSigmoid": hard_sigmoid, "Pow": power, "Clip": clip,
+    "Cast": cast,
     "ReduceMean": reduce_mean, "GlobalAveragePool": global_average_pool,
     "MaxPool": max_pool, "AveragePool": average_pool, "Softmax": softmax, "Resize": resize,
     "Concat": concat, "Transpose": transpose, "Squeeze": squeeze, "Unsqueeze": unsqueeze,
