@@ -57,8 +57,8 @@ class DocumentOptions:
 
     ocr_model: str = "ocr"
     max_pages: int = 64  # pages per document: refused beyond, before a page is made
-    # PDF rendering resolution; a request may ask for another (``dpi``). 200 reads 8 pt print
-    # (perf/results: documents benchmark) where 150 starts to lose it.
+    # PDF rendering resolution; a request may ask for another (``dpi``). 200 read the documents
+    # benchmark best (perf/results/documents-dpi-2026-12-04.md).
     dpi: int = 200
     max_document_bytes: int = 64 * 1024 * 1024  # the front door's default body limit
     # Pixels of one page image: a PDF page is rendered smaller to fit, a TIFF frame beyond it
