@@ -18,6 +18,7 @@ from tritonclient.utils import InferenceServerException
 from paddle_python.model_files import served_dir
 from paddle_python.pipeline import OcrPipeline
 from tests.support.calls import image_input, ocr, stats
+from tests.support.readme import readme_block
 from tests.support.render import CHINESE, LATIN, blank, render, squash
 
 BIN = Path(sys.executable).parent
@@ -214,16 +215,6 @@ def test_bad_requests_do_not_harm_good_ones_batched_with_them(http, grpc):
     after = stats(http, "ocr_preprocess")
     assert after.since(before).executions < 24, "requests should have shared executions"
     assert [squash(t) for t in ocr(http, "http", good).texts] == [squash(t) for t in LATIN]
-
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_block(heading: str, language: str) -> str:
-    """The first ``language`` code block after the paragraph starting with ``heading``."""
-    text = README.read_text()
-    start = text.index(f"```{language}\n", text.index(heading)) + len(language) + 4
-    return text[start : text.index("```", start)]
 
 
 def test_readme_curl_and_python_examples_work_as_written(server, tmp_path):

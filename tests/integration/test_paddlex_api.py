@@ -3,8 +3,12 @@ pydantic schema of it, and with a client written as PaddleOCR's serving docs sho
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
+import json
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -12,6 +16,7 @@ from PIL import Image
 
 from tests.support.documents import PAGES, page_images, text_pdf, tiff
 from tests.support.paddlex_schema import ocr_schema
+from tests.support.readme import readme_block
 from tests.support.render import LATIN, render, squash
 
 TIMEOUT_S = 120
@@ -137,3 +142,20 @@ def test_return_word_box_gives_each_line_its_words(server):
     assert [" ".join(words) for words in pruned["text_word"]] == LATIN
     assert [len(regions) for regions in pruned["text_word_region"]] == [2, 3, 3]
     assert all(len(region) == 4 for line in pruned["text_word_region"] for region in line)
+
+
+def test_readme_curl_and_python_examples_of_ocr_work_as_written(server, tmp_path):
+    (tmp_path / "report.pdf").write_bytes(text_pdf())
+    heading, default_url = "### PaddleX's serving API", "127.0.0.1:8000"
+    curl = readme_block(heading, "sh").replace(default_url, server.http_url)
+    done = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True,
+                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    answer = ocr_schema().Success.model_validate(json.loads(done.stdout))
+    assert [[squash(t) for t in r.prunedResult["rec_texts"]] for r in answer.result.ocrResults] \
+        == [[squash(line) for line in page] for page in PAGES]
+    python = readme_block(heading, "python").replace(default_url, server.http_url)
+    done = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    assert [ast.literal_eval(line) for line in done.stdout.splitlines()] == \
+        [[r for r in page.prunedResult["rec_texts"]] for page in answer.result.ocrResults]
