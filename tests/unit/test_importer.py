@@ -181,3 +181,47 @@ def test_tiny_model_imports_without_identity(tmp_path):
     x = np.random.default_rng(1).normal(size=(2, 3, 8, 8)).astype(np.float32)
     assert np.abs(_paddle_run(tmp_path / "out")(x) - _onnx_run(path)(x)).max() < 1e-6
     assert model_files(tmp_path / "out").description["Global"]["model_name"] == "tiny"
+
+
+def test_written_out_gelu_and_layer_norm_fold_around_a_run_time_reshape(tmp_path):
+    """GELU with its multiplies the other way round, LayerNorm with eps, gamma and beta,
+    ``x * sigmoid(x)``, and a Reshape to a shape taken from the input at run time (two
+    unknown entries: built at run time too)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    constants = {"sqrt2": np.float32(np.sqrt(2)), "one": np.float32(1), "half": np.float32(0.5),
+                 "two": np.float32(2), "eps": np.float32(1e-5), "minus1": np.array([-1], np.int64),
+                 "gamma": rng.normal(size=8).astype(np.float32),
+                 "beta": rng.normal(size=8).astype(np.float32),
+                 **{f"i{v}": np.array([v], np.int64) for v in (0, 1, 3, 4)}}
+    node = helper.make_node
+    nodes = [
+        node("Shape", ["x"], ["s"]), node("Slice", ["s", "i0", "i1"], ["n"]),
+        node("Slice", ["s", "i3", "i4"], ["w"]), node("Concat", ["n", "w", "minus1"], ["t"], axis=0),
+        node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2]), node("Reshape", ["xt", "t"], ["h"]),
+        node("Div", ["h", "sqrt2"], ["d"]), node("Erf", ["d"], ["e"]),
+        node("Add", ["e", "one"], ["a"]), node("Mul", ["a", "half"], ["m1"]),
+        node("Mul", ["h", "m1"], ["g"]),
+        node("ReduceMean", ["g"], ["mu"], axes=[-1]), node("Sub", ["g", "mu"], ["c"]),
+        node("Pow", ["c", "two"], ["c2"]), node("ReduceMean", ["c2"], ["var"], axes=[-1]),
+        node("Add", ["var", "eps"], ["ve"]), node("Sqrt", ["ve"], ["sd"]),
+        node("Div", ["c", "sd"], ["z"]), node("Mul", ["z", "gamma"], ["zg"]),
+        node("Add", ["zg", "beta"], ["ln"]), node("Identity", ["ln"], ["lni"]),
+        node("Sigmoid", ["lni"], ["sg"]), node("Mul", ["lni", "sg"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "patterns", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-1, 4, 2, -1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [-1, -1, 8])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in constants.items()])
+    path = tmp_path / "patterns.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]), str(path))
+    importer.import_onnx(path, tmp_path / "out", "cls")
+    ops = _program_ops(tmp_path / "out")
+    assert (ops["gelu"], ops["layer_norm"], ops["swish"]) == (1, 1, 1)
+    assert ops["erf"] == ops["sqrt"] == ops["mean"] == ops["assign"] == 0
+    paddle_run, onnx_run = _paddle_run(tmp_path / "out"), _onnx_run(path)
+    for shape in ((1, 4, 2, 5), (3, 4, 2, 7)):
+        x = rng.normal(size=shape).astype(np.float32) * 3
+        ours, theirs = paddle_run(x), onnx_run(x)
+        assert ours.shape == theirs.shape == (shape[0], shape[3], 8)
+        assert np.abs(ours - theirs).max() < 1e-5

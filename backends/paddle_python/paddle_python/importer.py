@@ -198,13 +198,11 @@ class Converter:
         return feeds, fetches
 
 
-def convert(model_path: str | Path, prefix: str | Path) -> dict[str, int]:
-    """Write ``prefix.json`` and ``prefix.pdiparams`` from an ONNX model; the program's
-    operator counts by name."""
-    import onnx
+def convert(model: Any, prefix: str | Path) -> dict[str, int]:
+    """Write ``prefix.json`` and ``prefix.pdiparams`` from an ONNX model (a ``ModelProto``);
+    the program's operator counts by name."""
     import paddle
 
-    model = onnx.load(str(model_path))
     paddle.enable_static()
     main, startup = paddle.static.Program(), paddle.static.Program()
     with paddle.static.program_guard(main, startup):
@@ -274,11 +272,11 @@ def import_onnx(model_path: str | Path, out_dir: str | Path, kind: str,
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = onnx.load(str(model_path), load_external_data=False)
+    model = onnx.load(str(model_path))
     dims = [[d.dim_value or -1 for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
     input_hw = tuple(dims[0][2:4]) if dims and len(dims[0]) == 4 else None
     chars = dictionary(model) if kind == "rec" else None
-    counts = convert(model_path, out_dir / "inference")
+    counts = convert(model, out_dir / "inference")
     text = yaml.safe_dump(description(kind, name or Path(model_path).stem, chars, input_hw),
                           allow_unicode=True, sort_keys=False)
     (out_dir / "inference.yml").write_text(text, encoding="utf-8")

@@ -102,7 +102,8 @@ def fused_layer_norm(cv: Any, node: Any) -> bool:
         return False
     users = {n.op: n for n in cv.consumers(sub.outputs[0])}
     power, div = users.get("Pow"), users.get("Div")
-    if len(users) != 2 or not power or not div or not _close(scalar(cv.value(power.inputs[1])), 2.0):
+    if (len(cv.consumers(sub.outputs[0])) != 2 or not power or not div or sub.outputs[0] in cv.outputs
+            or not _close(scalar(cv.value(power.inputs[1])), 2.0)):
         return False
     mean = cv.only_consumer(power.outputs[0], "ReduceMean")
     if not mean or [a % rank for a in mean.attrs.get("axes", [])] != [rank - 1]:
@@ -113,18 +114,20 @@ def fused_layer_norm(cv: Any, node: Any) -> bool:
     if not sqrt or div.inputs[:2] != [sub.outputs[0], sqrt.outputs[0]]:
         return False
     out, weight, bias, nodes = div.outputs[0], None, None, [sub, power, mean, add, sqrt, div]
+    known = cv.tensor(x).shape[-1]  # -1 where only the run time knows
     for op in ("Mul", "Add"):
         following = cv.only_consumer(out, op)
         constant = following and cv.value(_other(following, out))
-        if not following or not is_array(constant) or constant.ndim != 1:
-            break
+        if (not following or not is_array(constant) or constant.ndim != 1
+                or constant.size != (known if known > 0 else max(constant.size, 2))):
+            break  # not a per-feature gamma / beta (a broadcast scalar stays as it is)
         if op == "Mul":
             weight = constant
         else:
             bias = constant
         out = following.outputs[0]
         nodes.append(following)
-    width = cv.tensor(x).shape[-1]
+    width = next((c.size for c in (weight, bias) if c is not None), cv.tensor(x).shape[-1])
     if width is None or width < 0:
         return False
     if bias is not None and weight is None:
@@ -193,11 +196,11 @@ def _pads(attrs: dict, rank: int = 2) -> Any:
 
 
 def _take_bias(cv: Any, out: str, channels: int, weight: np.ndarray, bias: np.ndarray,
-               transposed: bool = False) -> tuple[str, np.ndarray, np.ndarray]:
+               transposed: bool = False, groups: int = 1) -> tuple[str, np.ndarray, np.ndarray]:
     """Fold a following inference ``BatchNormalization`` and bias ``Add`` of constants into
     a convolution's weight and bias."""
     norm = cv.only_consumer(out, "BatchNormalization")
-    if norm and norm.inputs[0] == out:
+    if norm and norm.inputs[0] == out and not (transposed and groups != 1):
         scale, shift, mean, var = (cv.value(n) for n in norm.inputs[1:5])
         if all(is_array(a) for a in (scale, shift, mean, var)):
             factor = (scale / np.sqrt(var + norm.attrs.get("epsilon", 1e-5))).astype(np.float32)
@@ -208,8 +211,8 @@ def _take_bias(cv: Any, out: str, channels: int, weight: np.ndarray, bias: np.nd
             out = norm.outputs[0]
     add = cv.only_consumer(out, "Add")
     constant = add and cv.value(_other(add, out))
-    if (add and is_array(constant) and constant.size == channels and constant.ndim in (1, 3, 4)
-            and constant.shape[-3 if constant.ndim >= 3 else 0] == channels):
+    if (add and is_array(constant) and constant.dtype == np.float32 and constant.size == channels
+            and constant.ndim in (3, 4) and constant.shape[-3] == channels):  # [1,] C, 1, 1
         bias = (bias + constant.reshape(-1)).astype(np.float32)
         cv.taken(add)
         out = add.outputs[0]
@@ -220,7 +223,8 @@ def conv(cv: Any, node: Any) -> None:
     weight = cv.constant(node, 1)
     if weight.ndim != 4:
         raise UnsupportedModel(f"Conv {node.name}: only 2-D convolutions are supported")
-    bias = cv.constant(node, 2) if len(node.inputs) > 2 else np.zeros(weight.shape[0], np.float32)
+    bias = (cv.constant(node, 2) if len(node.inputs) > 2 and node.inputs[2]
+            else np.zeros(weight.shape[0], np.float32))
     out, weight, bias = _take_bias(cv, node.outputs[0], weight.shape[0], weight, bias)
     a = node.attrs
     cv.set(out, F.conv2d(cv.tensor(node.inputs[0]), cv.parameter(weight), cv.parameter(bias),
@@ -235,8 +239,9 @@ def conv_transpose(cv: Any, node: Any) -> None:
         raise UnsupportedModel(f"ConvTranspose {node.name}: only 2-D, explicit padding")
     groups = a.get("group", 1)
     channels = weight.shape[1] * groups
-    bias = cv.constant(node, 2) if len(node.inputs) > 2 else np.zeros(channels, np.float32)
-    out, weight, bias = _take_bias(cv, node.outputs[0], channels, weight, bias, transposed=True)
+    bias = (cv.constant(node, 2) if len(node.inputs) > 2 and node.inputs[2]
+            else np.zeros(channels, np.float32))
+    out, weight, bias = _take_bias(cv, node.outputs[0], channels, weight, bias, True, groups)
     cv.set(out, F.conv2d_transpose(
         cv.tensor(node.inputs[0]), cv.parameter(weight), cv.parameter(bias),
         stride=a.get("strides", 1), padding=_pads(a), output_padding=a.get("output_padding", 0),
