@@ -130,6 +130,8 @@ def test_program_has_no_copies_and_fused_activations(kind, rec_dir, det_dir):
     assert ops["gelu"] == 13 and ops["erf"] == 0
     assert ops["layer_norm"] == (5 if kind == "rec" else 0)
     assert ops["sqrt"] == ops["pow"] == ops["square"] == 0  # nothing left of the LayerNorms
+    # squeeze-and-excitation means as exact pools (onnx_ops._spatial_mean), no oneDNN mean
+    assert ops["mean"] == 0 and ops["pool2d"] == (12 if kind == "rec" else 24)
     assert ops["conv2d"] + ops["depthwise_conv2d"] == (57 if kind == "rec" else 83)
 
 

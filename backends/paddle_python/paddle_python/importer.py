@@ -35,6 +35,7 @@ import yaml
 KINDS = ("det", "rec", "cls")
 REC_SHAPE = (3, 48, 320)
 CLS_SHAPE = (3, 48, 192)
+DET_MULTIPLE = 32  # a DB detector's input sides are multiples of its stride (detection.py)
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 
@@ -60,6 +61,37 @@ def _attribute(attribute: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+PROBE = (7, 11)  # input sides, in multiples: coprime, so that no block size hides in them
+
+
+def _blocks(model: Any, multiple: int) -> dict[str, tuple[int, int]]:
+    """``{value: (rows, columns)}``: how many rows and columns of each 4-D value one
+    ``multiple x multiple`` block of the input becomes, from ONNX shape inference on an input
+    of ``PROBE`` blocks. A value whose sides do not scale with the input's is left out."""
+    import onnx
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.value_info[:]
+    dims = probe.graph.input[0].type.tensor_type.shape.dim
+    if len(dims) != 4:
+        return {}
+    for dim, value in zip(dims, (1, dims[1].dim_value or 3, *(p * multiple for p in PROBE))):
+        dim.Clear()
+        dim.dim_value = value
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe)
+    except Exception:  # noqa: BLE001 - no blocks: the importer then does without them
+        return {}
+    blocks = {}
+    for info in inferred.graph.value_info:
+        sides = [d.dim_value for d in info.type.tensor_type.shape.dim][2:]
+        if len(info.type.tensor_type.shape.dim) == 4 and all(sides):
+            if all(side % p == 0 for side, p in zip(sides, PROBE)):
+                blocks[info.name] = tuple(side // p for side, p in zip(sides, PROBE))
+    return blocks
+
+
 def _topological(graph: Any) -> list[Any]:
     """The graph's nodes in an order that computes each value before its use (ONNX asks
     for one, but older exporters did not always keep to it), otherwise as listed."""
@@ -80,13 +112,16 @@ def _topological(graph: Any) -> list[Any]:
 class Converter:
     """The program under construction: each ONNX value's Paddle ``Value`` or numpy array."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, input_multiple: int = 0):
         import onnx
         import paddle
 
         from . import onnx_ops
 
         self.paddle, self.ops = paddle, onnx_ops
+        # Each 4-D value's (rows, columns) per ``input_multiple`` input rows and columns,
+        # where every input's sides are multiples of it (a detector's: 32).
+        self.blocks = _blocks(model, input_multiple) if input_multiple else {}
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 11)
         graph = model.graph
         self.values: dict[str, Any] = {
@@ -198,15 +233,16 @@ class Converter:
         return feeds, fetches
 
 
-def convert(model: Any, prefix: str | Path) -> dict[str, int]:
-    """Write ``prefix.json`` and ``prefix.pdiparams`` from an ONNX model (a ``ModelProto``);
-    the program's operator counts by name."""
+def convert(model: Any, prefix: str | Path, input_multiple: int = 0) -> dict[str, int]:
+    """Write ``prefix.json`` and ``prefix.pdiparams`` from an ONNX model (a ``ModelProto``)
+    whose input sides are multiples of ``input_multiple`` (0: any); the program's operator
+    counts by name."""
     import paddle
 
     paddle.enable_static()
     main, startup = paddle.static.Program(), paddle.static.Program()
     with paddle.static.program_guard(main, startup):
-        converter = Converter(model)
+        converter = Converter(model, input_multiple)
         feeds, fetches = converter.build()
     executor = paddle.static.Executor(paddle.CPUPlace())
     scope = paddle.static.Scope()
@@ -276,7 +312,7 @@ def import_onnx(model_path: str | Path, out_dir: str | Path, kind: str,
     dims = [[d.dim_value or -1 for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
     input_hw = tuple(dims[0][2:4]) if dims and len(dims[0]) == 4 else None
     chars = dictionary(model) if kind == "rec" else None
-    counts = convert(model, out_dir / "inference")
+    counts = convert(model, out_dir / "inference", DET_MULTIPLE if kind == "det" else 0)
     text = yaml.safe_dump(description(kind, name or Path(model_path).stem, chars, input_hw),
                           allow_unicode=True, sort_keys=False)
     (out_dir / "inference.yml").write_text(text, encoding="utf-8")

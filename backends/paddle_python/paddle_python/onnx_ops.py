@@ -362,28 +362,36 @@ def reduce_mean(cv: Any, node: Any) -> None:
     axes = sorted(a % rank for a in node.attrs.get("axes", range(rank)))
     keep = bool(node.attrs.get("keepdims", 1))
     if rank == 4 and axes == [2, 3] and keep:
-        cv.set(node.outputs[0], _spatial_mean(cv.tensor(name)))
+        cv.set(node.outputs[0], _spatial_mean(cv, name))
     else:
         cv.set(node.outputs[0], paddle.mean(cv.tensor(name), axis=axes, keepdim=keep))
 
 
-def _spatial_mean(x: Any) -> Any:
+def _spatial_mean(cv: Any, name: str) -> Any:
     """The mean over H and W, keeping them (squeeze-and-excitation blocks). Paddle's CPU
     kernels (its own and oneDNN's pool and mean) add a reduction up in order in float32,
     so one pass over a 120 x 160 map lands 2e-4 from the true mean, and PP-OCRv6 det's
-    probability map 2e-4 from onnxruntime's. Two short pools (a row mean, then their mean)
-    land within 3e-6 where the height is known; otherwise a product with a column of ones
-    (oneDNN's blocked GEMM: within 2e-5 of onnxruntime, and faster than oneDNN's mean)."""
+    probability map 2e-4 from onnxruntime's. Two pools (exact windows, then their mean)
+    land within 3e-6: windows of whole rows where the height is known, else the blocks
+    that every input size maps to (``Converter.blocks``, a detector's); otherwise a product
+    with a column of ones (oneDNN's blocked GEMM: within 2e-5 of onnxruntime, but about 20%
+    slower on PP-OCRv6 det than the pools, for its layout changes)."""
+    x = cv.tensor(name)
     height = x.shape[2]
     if height is not None and height > 0:
         return F.adaptive_avg_pool2d(F.adaptive_avg_pool2d(x, [height, 1]), 1)
+    block = cv.blocks.get(name)
+    if block is not None:
+        if block != (1, 1):
+            x = F.avg_pool2d(x, kernel_size=list(block), stride=list(block))
+        return F.adaptive_avg_pool2d(x, 1)
     ones = paddle.reshape(paddle.full(paddle.shape(x)[2:], 1.0, "float32"), [-1, 1])
     count = paddle.cast(paddle.shape(ones)[0:1], "float32")
     return paddle.reshape(paddle.matmul(paddle.reshape(x, [0, 0, -1]), ones) / count, [0, 0, 1, 1])
 
 
 def global_average_pool(cv: Any, node: Any) -> None:
-    cv.set(node.outputs[0], _spatial_mean(cv.tensor(node.inputs[0])))
+    cv.set(node.outputs[0], _spatial_mean(cv, node.inputs[0]))
 
 
 def _pool_args(node: Any) -> dict:
