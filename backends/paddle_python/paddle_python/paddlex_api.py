@@ -12,6 +12,7 @@ fetches what its callers name can be made to reach any address (SSRF).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import aiohttp
 import numpy as np
 
 from .classification import ClsOptions
@@ -38,6 +40,7 @@ URL_PREFIXES = ("http://", "https://", "ftp://", "file://")
 VISUALIZE_BY_DEFAULT = True  # PaddleX's serving returns ocrImage unless told not to
 SUCCESS = (0, "Success")
 UNPROCESSABLE = 422  # how PaddleX answers a request it cannot use
+UNREACHABLE = 502  # as the door answers when Triton is not there (restarting, say)
 
 # PaddleX request field -> the Triton request parameter it becomes.
 PARAMETERS = {
@@ -282,6 +285,9 @@ class OcrApi:
         except InferenceServerException as exc:
             status = triton_status(exc.status())
             return status, failure(call.log_id, status, exc.message())
+        except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as exc:  # Triton is not up
+            return UNREACHABLE, failure(call.log_id, UNREACHABLE,
+                                        f"the inference server is not reachable: {exc}")
         names = [o["name"] for o in result.get_response()["outputs"]]
         outputs = {name: result.as_numpy(name)[0] for name in names}
         return 200, success(call, outputs, self.settings)
