@@ -165,6 +165,9 @@ SYSTEMS: dict[str, Callable[[Facts], contextlib.AbstractContextManager[Reader]]]
     "served-v4": lambda facts: served(pack_repository(REPOSITORY, WORK / "repository-v4",
                                                       "ppocrv4-mobile"),
                                       WORK / "accuracy-served-v4.log", (), facts),
+    "served-v6-small": lambda facts: served(pack_repository(REPOSITORY, WORK / "repository-v6-small",
+                                                            "ppocrv6-small"),
+                                            WORK / "accuracy-served-v6-small.log", (), facts),
     "in-process-v5": lambda facts: in_process(),
     "rapidocr-default": lambda facts: rapidocr(served_sizing=False),
     "rapidocr-served-sizing": lambda facts: rapidocr(served_sizing=True),
@@ -176,6 +179,8 @@ DESCRIPTIONS = {
                  "over gRPC with the configured defaults",
     "served-v5-pages": "the same with `--model-config-name=pages` (detection up to 1920 a side)",
     "served-v4": "`ocr-server` with the ppocrv4-mobile pack",
+    "served-v6-small": "`ocr-server` with the ppocrv6-small pack (PP-OCRv6 small imported from "
+                       "rapidocr 3.10's ONNX files)",
     "in-process-v5": "the same package's `OcrPipeline` in this process",
     "rapidocr-default": "rapidocr 3.10 (PP-OCRv6 small on onnxruntime) as installed",
     "rapidocr-served-sizing": "rapidocr 3.10 with the served detection limit",

@@ -267,15 +267,19 @@ def dictionary(model: Any) -> list[str]:
 
 
 def description(kind: str, name: str, chars: list[str] | None = None,
-                input_hw: tuple[int, int] | None = None) -> dict[str, Any]:
+                input_hw: tuple[int, int] | None = None,
+                normalize: tuple[list[float], list[float]] | None = None) -> dict[str, Any]:
     """The ``inference.yml`` PaddleOCR writes for a model of this kind (the keys
-    ``model_files`` reads: pre-processing, post-processing, dictionary)."""
+    ``model_files`` reads: pre-processing, post-processing, dictionary). ``normalize``, a
+    detector's (mean, std) on 0-1 BGR pixels, replaces PaddleOCR's ImageNet statistics: an
+    ONNX file does not say what it was trained with, its publisher's pre-processing does."""
     decode = {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}}
     if kind == "det":
+        mean, std = normalize or IMAGENET
         ops: list[Any] = [decode, {"DetLabelEncode": None},
                           {"DetResizeForTest": {"resize_long": 960}},
-                          {"NormalizeImage": {"mean": IMAGENET[0], "order": "hwc",
-                                              "scale": "1./255.", "std": IMAGENET[1]}},
+                          {"NormalizeImage": {"mean": list(mean), "order": "hwc",
+                                              "scale": "1./255.", "std": list(std)}},
                           {"ToCHWImage": None},
                           {"KeepKeys": {"keep_keys": ["image", "shape", "polys", "ignore_tags"]}}]
         post: dict[str, Any] = {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": 0.6,
@@ -299,9 +303,11 @@ def description(kind: str, name: str, chars: list[str] | None = None,
 
 
 def import_onnx(model_path: str | Path, out_dir: str | Path, kind: str,
-                name: str | None = None) -> dict[str, int]:
-    """Import ``model_path`` into ``out_dir`` (created): program, parameters, description.
-    Returns the program's operator counts."""
+                name: str | None = None,
+                normalize: tuple[list[float], list[float]] | None = None) -> dict[str, int]:
+    """Import ``model_path`` into ``out_dir`` (created): program, parameters, description
+    (``normalize``: a detector's mean and std, see ``description``). Returns the program's
+    operator counts."""
     import onnx
 
     if kind not in KINDS:
@@ -313,7 +319,8 @@ def import_onnx(model_path: str | Path, out_dir: str | Path, kind: str,
     input_hw = tuple(dims[0][2:4]) if dims and len(dims[0]) == 4 else None
     chars = dictionary(model) if kind == "rec" else None
     counts = convert(model, out_dir / "inference", DET_MULTIPLE if kind == "det" else 0)
-    text = yaml.safe_dump(description(kind, name or Path(model_path).stem, chars, input_hw),
+    text = yaml.safe_dump(description(kind, name or Path(model_path).stem, chars, input_hw,
+                                      normalize),
                           allow_unicode=True, sort_keys=False)
     (out_dir / "inference.yml").write_text(text, encoding="utf-8")
     return counts
@@ -322,6 +329,13 @@ def import_onnx(model_path: str | Path, out_dir: str | Path, kind: str,
 def _summary(counts: dict[str, int], names: Iterable[str]) -> str:
     short = {re.sub(r"^pd_op\.", "", k): v for k, v in counts.items()}
     return ", ".join(f"{n} {short.get(n, 0)}" for n in names)
+
+
+def _triple(text: str) -> list[float]:
+    values = [float(v) for v in text.split(",")]
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"three comma-separated values, not {text!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -334,9 +348,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kind", choices=KINDS, required=True,
                         help="det (text detection), rec (recognition) or cls (orientation)")
     parser.add_argument("--name", help="model name for inference.yml (default: the file's stem)")
+    parser.add_argument("--mean", type=_triple, help="a detector's normalisation mean, three "
+                        "comma-separated values for B,G,R on 0-1 (default ImageNet's, as PaddleOCR)")
+    parser.add_argument("--std", type=_triple, help="a detector's normalisation std, as --mean")
     args = parser.parse_args(argv)
+    if (args.mean is None) != (args.std is None) or (args.mean and args.kind != "det"):
+        parser.error("--mean and --std go together, and only with --kind det")
     try:
-        counts = import_onnx(args.model, args.out_dir, args.kind, args.name)
+        counts = import_onnx(args.model, args.out_dir, args.kind, args.name,
+                             (args.mean, args.std) if args.mean else None)
     except (ValueError, OSError) as error:  # UnsupportedModel included
         sys.exit(f"ocr-import-onnx: {error}")
     total = sum(v for k, v in counts.items() if k.startswith("pd_op."))

