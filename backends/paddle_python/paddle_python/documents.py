@@ -10,8 +10,8 @@ PDF pages are rendered by PDFium (``pypdfium2``, the renderer PaddleX uses) at t
 resolution, scaled down where the page would exceed ``max_page_pixels`` (a 200 x 200 inch
 poster is read, smaller, not refused). A rendered page goes to ``ocr`` as a BMP: its header is
 all there is to encode and decode. TIFF frames are read with Pillow and converted like any
-image (``imaging.to_bgr``: 16-bit, CMYK, palette). Any other bytes are passed to ``ocr`` as
-they are, one page, and ``ocr`` says whether it can decode them.
+image (``imaging.to_bgr``: 16-bit, CMYK, palette). Any other bytes are one page, decoded
+here once to be checked and measured (``ImagePages``) and passed to ``ocr`` as they are.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class DocumentOptions:
     # Pixels of one page image: a PDF page is rendered smaller to fit, a TIFF frame beyond it
     # is refused. A BMP of this many pixels must fit ``ocr``'s max_image_bytes (32 MiB).
     max_page_pixels: int = 11_000_000
-    pages_in_flight: int = 4  # pages of one document made and sent before the first is read
+    pages_in_flight: int = 2  # pages of one document made and sent before the first is read
     documents_in_flight: int = 4  # documents one instance reads at once
 
     def __post_init__(self) -> None:

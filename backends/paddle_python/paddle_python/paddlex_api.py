@@ -25,13 +25,10 @@ import aiohttp
 import numpy as np
 
 from .classification import ClsOptions
-from .detection import DbOptions, DetNormalize, DetResize
+from .detection import DbOptions, DetResize
 from .documents import DOCUMENT_OPTIONS, document_kind
-from .imaging import ImageLimits
-from .model_files import read_described
-from .options import REQUEST_OPTIONS, RequestOption, load_model_config, request_value
-from .pipeline import BlsOptions
-from .recognition import RecOptions
+from .options import REQUEST_OPTIONS, RequestOption, request_value
+from .pipeline import PipelineConfig
 
 PATH = "/ocr"
 DOCUMENT_MODEL = "ocr_document"
@@ -79,13 +76,8 @@ class ServedSettings:
 
     @classmethod
     def from_repository(cls, repository: str | Path) -> "ServedSettings":
-        repo = Path(repository)
-        _, _, resize, _ = read_described(load_model_config(repo / "ocr_preprocess"), repo,
-                                         ImageLimits, DetResize, DetNormalize)
-        _, db, cls_opts, rec, _ = read_described(load_model_config(repo / "ocr_postprocess"),
-                                                 repo, DbOptions, ClsOptions, RecOptions,
-                                                 BlsOptions)
-        return cls(resize, db, cls_opts, rec.min_score)
+        config = PipelineConfig.from_repository(repository)  # reads configs, loads no model
+        return cls(config.resize, config.db, config.cls, config.rec.min_score)
 
 
 @dataclass(frozen=True)
