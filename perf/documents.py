@@ -52,6 +52,7 @@ import numpy as np
 from paddle_python.pipeline import PipelineConfig
 from perf import paddlex_serving
 from perf.harness import REPOSITORY, RESULTS, WORK, round_order, serve, usable_cpus
+from perf.run import table
 from tests.support.document_sets import SETS, Document, document_sets
 from tests.support.scoring import Score, combine, score
 
@@ -273,11 +274,6 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def table(header: list[str], rows: list[list[object]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)]
-
-
 def report(passes: dict[str, list[Pass]], docs: list[Document], args, command: str,
            facts: dict[str, dict[str, str]], seconds: float, offline: bool) -> str:
     systems = list(passes)
@@ -324,7 +320,7 @@ def report(passes: dict[str, list[Pass]], docs: list[Document], args, command: s
         for system in systems:
             row += cell(combine(s for d in members for s in scores[system][d.set]))
         rows.append(row)
-    lines += table(header, rows)
+    lines.append(table(header, rows))
     lines += ["", "Pages read differently in later rounds than in the first: "
               + ", ".join(f"{s} {changed_pages(passes[s])}" for s in systems) + ".", ""]
 
@@ -350,10 +346,10 @@ def report(passes: dict[str, list[Pass]], docs: list[Document], args, command: s
             f"{percentile(per_page, 50):.0f}",
             f"{statistics.mean(p.all_busy_s / p.seconds for p in runs):.0%}",
             sum(p.failures for p in runs), facts[system].get("ready s", "")])
-    lines += table(["system", "rounds", f"pages/s at {args.clients} documents in flight "
+    lines.append(table(["system", "rounds", f"pages/s at {args.clients} documents in flight "
                     "(per round)", "documents/s",
                     "p50 ms / document", "p99 ms / document", "p50 ms / page", "all busy",
-                    "failed", "ready s"], speed_rows)
+                    "failed", "ready s"], speed_rows))
     if {"served", "paddlex"} <= set(systems):
         top = [p.pages_per_s for p in passes["served"]]
         bottom = [p.pages_per_s for p in passes["paddlex"]]
@@ -361,12 +357,12 @@ def report(passes: dict[str, list[Pass]], docs: list[Document], args, command: s
                   f"(ratio of the means; per round "
                   + ", ".join(f"{a / b:.2f}" for a, b in zip(top, bottom)) + ")."]
     lines += ["", "## Per page (first round)", "",
-              *table(["set", "page", "lines", *(f"{s} words / chars" for s in systems)],
+              table(["set", "page", "lines", *(f"{s} words / chars" for s in systems)],
                      [[d.set, f"{i + 1}: {d.page_names[i]}", len(d.truth[i]),
                        *(" / ".join(cell(scores[s][d.set][i])) for s in systems)]
                       for d in docs for i in range(d.pages)]),
               "", "## Per document and round (seconds)", "",
-              *table(["system", "round", *(d.set for d in docs)],
+              table(["system", "round", *(d.set for d in docs)],
                      [[s, p.round + 1, *(next(f"{r.seconds:.1f}" + (" (failed)" if r.error
                                                                    else "")
                                               for r in p.readings if r.set == d.set)
